@@ -12,6 +12,12 @@ The ASL spec ("Errors"): "Errors are identified by case-sensitive strings [...] 
 [...] States.Runtime [...] States.IntrinsicFailure". The names below are the predefined ones;
 a Task may also fail with any custom name (the exception class name of a Python task), so
 `error` is a plain string, not an enum.
+
+Who writes which part of a cause: the expression layer (jsonpath, intrinsics, jsonata, payload)
+raises AslError with the *detail* only, e.g. "Invalid path '$.x' : No results for path: $['x']".
+The interpreter, which knows the state and its entered event, prefixes it with
+`state_error_cause(...)`, giving AWS's full text:
+"An error occurred while executing the state 'pass' (entered at the event id #2). Invalid path ...".
 """
 
 from __future__ import annotations
@@ -59,3 +65,15 @@ class AslSyntaxError(ValueError):
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
+
+
+def state_error_cause(state_name: str, entered_event_id: int, detail: str) -> str:
+    """AWS's cause for a States.Runtime/IntrinsicFailure/QueryEvaluationError raised in a state.
+
+    Recorded: "An error occurred while executing the state 'WaitState' (entered at the event
+    id #2). The SecondsPath parameter references a negative value: $.input.waitSeconds == -1".
+    """
+    return (
+        f"An error occurred while executing the state '{state_name}' "
+        f"(entered at the event id #{entered_event_id}). {detail}"
+    )
