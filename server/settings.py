@@ -1,0 +1,228 @@
+"""Settings: frozen dataclasses loaded from syncline.toml, then SYNCLINE_* variables, then flags.
+
+Later sources win. Unknown keys, wrong types and impossible values are refused at start with
+one message naming the key (and a "did you mean" when a known key is close), because a typo
+that silently falls back to a default is the worst kind of misconfiguration.
+
+    [server]  host, port, data_dir, api_key, max_body_bytes, max_query_depth,
+              max_query_cost, introspection, tls_cert, tls_key
+    [sync]    tombstone_ttl, delta_ttl, durability
+    [models.<Name>]  conflict, handler
+    [resolvers]      "Type.field" = "module:function" | { http = URL, method, headers, timeout }
+    [auth]           handed to server.auth as a mapping
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+import tomllib
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Mapping
+
+from server.errors import ConfigError
+from server.models import CONFLICT_STRATEGIES
+
+CONFIG_FILE = "syncline.toml"
+SCHEMA_FILE = "schema.graphql"
+DEFAULT_PORT = 4000
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
+_UNIT_MS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
+
+
+def parse_duration_ms(value: Any, *, key: str) -> int:
+    """`"30d"`, `"24h"`, `"90s"`, `"250ms"` or a number of seconds → milliseconds."""
+    if isinstance(value, bool):
+        raise ConfigError(f"{key}: expected a duration such as \"24h\", got {value!r}")
+    if isinstance(value, (int, float)):
+        if value < 0:
+            raise ConfigError(f"{key}: a duration cannot be negative ({value})")
+        return int(value * 1000)
+    if isinstance(value, str):
+        m = _DURATION.match(value)
+        if m:
+            return int(float(m.group(1)) * _UNIT_MS[m.group(2) or "s"])
+    raise ConfigError(f"{key}: expected a duration such as \"30d\", \"24h\" or \"90s\", got {value!r}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class ServerSettings:
+    host: str = "127.0.0.1"
+    port: int = DEFAULT_PORT
+    data_dir: Path | None = None
+    api_key: str | None = None
+    max_body_bytes: int = 1_048_576
+    max_query_depth: int = 15
+    max_query_cost: int = 5_000
+    introspection: bool = True
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class SyncSettings:
+    tombstone_ttl_ms: int = 30 * 86_400_000
+    delta_ttl_ms: int = 86_400_000
+    durability: str = "normal"
+
+
+@dataclass(frozen=True, kw_only=True)
+class ModelSettings:
+    conflict: str = "AUTOMERGE"
+    handler: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Settings:
+    project_dir: Path
+    server: ServerSettings = field(default_factory=ServerSettings)
+    sync: SyncSettings = field(default_factory=SyncSettings)
+    models: Mapping[str, ModelSettings] = field(default_factory=dict)
+    resolvers: Mapping[str, Any] = field(default_factory=dict)
+    auth: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def data_dir(self) -> Path:
+        """Where the SQLite file and generated secrets live (default PROJECT/.syncline)."""
+        d = self.server.data_dir
+        if d is None:
+            return self.project_dir / ".syncline"
+        return d if d.is_absolute() else self.project_dir / d
+
+    @property
+    def schema_path(self) -> Path:
+        return self.project_dir / SCHEMA_FILE
+
+
+def _unknown(key: str, known: Any, where: str) -> ConfigError:
+    close = difflib.get_close_matches(key, list(known), n=1)
+    hint = f" — did you mean {close[0]!r}?" if close else f" (known keys: {', '.join(sorted(known))})"
+    return ConfigError(f"{CONFIG_FILE}: unknown key {where}{key!r}{hint}")
+
+
+def _expect(value: Any, typ: type | tuple[type, ...], key: str, what: str) -> Any:
+    if isinstance(value, bool) and typ is not bool and bool not in (typ if isinstance(typ, tuple) else (typ,)):
+        raise ConfigError(f"{CONFIG_FILE}: {key} must be {what}, got {value!r}")
+    if not isinstance(value, typ):
+        raise ConfigError(f"{CONFIG_FILE}: {key} must be {what}, got {value!r}")
+    return value
+
+
+def _server(table: Mapping[str, Any]) -> ServerSettings:
+    s = ServerSettings()
+    known = {f for f in ServerSettings.__dataclass_fields__}
+    out: dict[str, Any] = {}
+    for key, value in table.items():
+        if key not in known:
+            raise _unknown(key, known, "[server].")
+        k = f"[server].{key}"
+        if key in {"port", "max_body_bytes", "max_query_depth", "max_query_cost"}:
+            _expect(value, int, k, "an integer")
+            if value < 0 or (key == "port" and value > 65535):
+                raise ConfigError(f"{CONFIG_FILE}: {k} is out of range: {value}")
+        elif key == "introspection":
+            _expect(value, bool, k, "true or false")
+        elif key in {"data_dir", "tls_cert", "tls_key"}:
+            value = Path(_expect(value, str, k, "a path"))
+        else:
+            _expect(value, str, k, "a string")
+        out[key] = value
+    return replace(s, **out)
+
+
+def _sync(table: Mapping[str, Any]) -> SyncSettings:
+    out: dict[str, Any] = {}
+    for key, value in table.items():
+        if key in {"tombstone_ttl", "delta_ttl"}:
+            out[f"{key}_ms"] = parse_duration_ms(value, key=f"[sync].{key}")
+        elif key == "durability":
+            if value not in ("normal", "full"):
+                raise ConfigError(f"{CONFIG_FILE}: [sync].durability must be \"normal\" or \"full\", got {value!r}")
+            out[key] = value
+        else:
+            raise _unknown(key, ("tombstone_ttl", "delta_ttl", "durability"), "[sync].")
+    return SyncSettings(**out)
+
+
+def _models(table: Mapping[str, Any]) -> dict[str, ModelSettings]:
+    models: dict[str, ModelSettings] = {}
+    for name, cfg in table.items():
+        _expect(cfg, dict, f"[models.{name}]", "a table")
+        out: dict[str, Any] = {}
+        for key, value in cfg.items():
+            k = f"[models.{name}].{key}"
+            if key == "conflict":
+                if value not in CONFLICT_STRATEGIES:
+                    close = difflib.get_close_matches(str(value), CONFLICT_STRATEGIES, n=1)
+                    hint = f" — did you mean {close[0]!r}?" if close else ""
+                    raise ConfigError(
+                        f"{CONFIG_FILE}: {k} must be one of {', '.join(CONFLICT_STRATEGIES)}, got {value!r}{hint}"
+                    )
+            elif key == "handler":
+                _expect(value, str, k, "\"module:function\"")
+            else:
+                raise _unknown(key, ("conflict", "handler"), f"[models.{name}].")
+            out[key] = value
+        ms = ModelSettings(**out)
+        if ms.conflict == "CUSTOM" and not ms.handler:
+            raise ConfigError(
+                f"{CONFIG_FILE}: [models.{name}] uses conflict = \"CUSTOM\" but has no handler; "
+                "add handler = \"resolvers:my_conflict_handler\""
+            )
+        models[name] = ms
+    return models
+
+
+_SECTIONS = ("server", "sync", "models", "resolvers", "auth")
+
+
+def load_settings(
+    project_dir: Path | str,
+    *,
+    env: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> Settings:
+    """Read PROJECT/syncline.toml (optional), apply SYNCLINE_* variables, then `overrides`.
+
+    `overrides` are [server] keys from command-line flags (None values are ignored).
+    """
+    project = Path(project_dir).resolve()
+    env = os.environ if env is None else env
+    raw: dict[str, Any] = {}
+    path = project / CONFIG_FILE
+    if path.exists():
+        try:
+            raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+    for key in raw:
+        if key not in _SECTIONS:
+            raise _unknown(key, _SECTIONS, "")
+    server_table = dict(_expect(raw.get("server", {}), dict, "[server]", "a table"))
+    for var, key, conv in (
+        ("SYNCLINE_API_KEY", "api_key", str),
+        ("SYNCLINE_HOST", "host", str),
+        ("SYNCLINE_PORT", "port", int),
+        ("SYNCLINE_DATA", "data_dir", str),
+    ):
+        if env.get(var):
+            try:
+                server_table[key] = conv(env[var])
+            except ValueError as exc:
+                raise ConfigError(f"{var} must be {conv.__name__}, got {env[var]!r}") from exc
+    for key, value in (overrides or {}).items():
+        if value is not None:
+            server_table[key] = str(value) if isinstance(value, Path) else value
+    resolvers = _expect(raw.get("resolvers", {}), dict, "[resolvers]", "a table")
+    auth = _expect(raw.get("auth", {}), dict, "[auth]", "a table")
+    return Settings(
+        project_dir=project,
+        server=_server(server_table),
+        sync=_sync(_expect(raw.get("sync", {}), dict, "[sync]", "a table")),
+        models=_models(_expect(raw.get("models", {}), dict, "[models]", "a table")),
+        resolvers=dict(resolvers),
+        auth=dict(auth),
+    )
