@@ -1,0 +1,163 @@
+"""The composition root: the one place that knows every component and wires them together.
+
+`Syncline.create(settings)` loads the project (schema, resolvers, conflict handlers), opens
+the store and migrates it, and builds the aiohttp application. `running(...)` serves it on a
+host and port (port 0 picks a free one, which is what tests use).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, AsyncIterator, Callable
+
+from aiohttp import web
+
+from server.auth.static import StaticKeyAuthenticator, ensure_api_key
+from server.errors import ConfigError
+from server.loader import load_callable
+from server.schema.build import SchemaBundle, build_schema, format_error, load_resolvers
+from server.settings import Settings
+from server.store.sqlite import SQLiteStore
+from server.web.http import Authenticator, GraphQLHttpHandler, HttpLimits
+
+log = logging.getLogger("syncline")
+
+DB_FILE = "syncline.db"
+SECRET_FILE = "secret"
+
+
+def _load_secret(data_dir: Path) -> bytes:
+    """The key that signs nextTokens; made once per data dir and kept with the data."""
+    path = data_dir / SECRET_FILE
+    if path.exists():
+        return bytes.fromhex(path.read_text(encoding="utf-8").strip())
+    secret = secrets.token_bytes(32)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(secret.hex(), encoding="utf-8")
+    tmp.chmod(0o600)
+    tmp.replace(path)
+    return secret
+
+
+@dataclass
+class Syncline:
+    settings: Settings
+    bundle: SchemaBundle
+    store: SQLiteStore
+    app: web.Application
+    api_key: str | None
+    api_key_created: bool
+    migration: list[str]
+
+    @classmethod
+    async def create(cls, settings: Settings, *, authenticator: Authenticator | None = None) -> "Syncline":
+        """Load and check the whole project, open the store, migrate; raise ConfigError early."""
+        schema_path = settings.schema_path
+        if not schema_path.exists():
+            raise ConfigError(f"{schema_path} not found: a project needs a schema.graphql (try `syncline init DIR`)")
+        sdl = schema_path.read_text(encoding="utf-8")
+        model_settings = {
+            name: {"conflict": ms.conflict, "handler": ms.handler} for name, ms in settings.models.items()
+        }
+        bundle = build_schema(
+            sdl,
+            model_settings=model_settings,
+            resolvers=load_resolvers(settings.resolvers, settings.project_dir),
+        )
+        known = {m.name for m in bundle.models}
+        for name in settings.models:
+            if name not in known:
+                raise ConfigError(
+                    f"syncline.toml: [models.{name}] names no @model type in schema.graphql "
+                    f"(models: {', '.join(sorted(known)) or 'none'})"
+                )
+        handlers: dict[str, Callable[..., Any]] = {}
+        for name, ms in settings.models.items():
+            if ms.conflict == "CUSTOM" and ms.handler:
+                handlers[name] = load_callable(ms.handler, settings.project_dir, what=f"[models.{name}].handler")
+
+        data_dir = settings.data_dir
+        data_dir.mkdir(parents=True, exist_ok=True)
+        store = SQLiteStore(
+            data_dir / DB_FILE,
+            secret=_load_secret(data_dir),
+            tombstone_ttl_ms=settings.sync.tombstone_ttl_ms,
+            delta_ttl_ms=settings.sync.delta_ttl_ms,
+            conflict_handlers=handlers,
+            durability=settings.sync.durability,
+        )
+        await store.open()
+        try:
+            migration = await store.migrate(bundle.models)
+        except BaseException:
+            await store.close()
+            raise
+
+        api_key, created = settings.server.api_key, False
+        if authenticator is None:
+            if api_key is None:
+                api_key, created = ensure_api_key(data_dir)
+            authenticator = StaticKeyAuthenticator([api_key])
+
+        limits = HttpLimits(
+            max_body_bytes=settings.server.max_body_bytes,
+            max_query_depth=settings.server.max_query_depth,
+            max_query_cost=settings.server.max_query_cost,
+            introspection=settings.server.introspection,
+        )
+        handler = GraphQLHttpHandler(
+            schema=bundle.schema,
+            store=store,
+            authenticator=authenticator,
+            format_error=format_error,
+            limits=limits,
+        )
+        # aiohttp's own body limit sits above ours so that ours answers with a GraphQL error.
+        app = web.Application(client_max_size=settings.server.max_body_bytes + 1024)
+        for path in ("/graphql",):
+            app.router.add_post(path, handler.post)
+            app.router.add_get(path, handler.get)
+
+        async def _close_store(_: web.Application) -> None:
+            await store.close()
+
+        app.on_cleanup.append(_close_store)
+        return cls(
+            settings=settings,
+            bundle=bundle,
+            store=store,
+            app=app,
+            api_key=api_key,
+            api_key_created=created,
+            migration=migration,
+        )
+
+
+@dataclass(frozen=True)
+class Running:
+    syncline: Syncline
+    url: str
+    port: int
+
+
+@contextlib.asynccontextmanager
+async def running(settings: Settings, *, host: str | None = None, port: int | None = None) -> AsyncIterator[Running]:
+    """Serve the project until the context exits (port 0 → a free port)."""
+    syncline = await Syncline.create(settings)
+    runner = web.AppRunner(syncline.app, access_log=None, handle_signals=False)
+    await runner.setup()
+    try:
+        bind_host = host if host is not None else settings.server.host
+        site = web.TCPSite(runner, bind_host, settings.server.port if port is None else port)
+        await site.start()
+        server = site._server
+        assert server is not None
+        sockets = getattr(server, "sockets", None) or []
+        actual = sockets[0].getsockname()[1] if sockets else settings.server.port
+        yield Running(syncline=syncline, url=f"http://{bind_host}:{actual}/graphql", port=actual)
+    finally:
+        await runner.cleanup()

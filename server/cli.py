@@ -1,0 +1,148 @@
+"""`syncline` — the command line.
+
+    syncline init DIR                      scaffold a project (syncline.toml, schema.graphql, resolvers.py)
+    syncline serve [DIR] [--host H] [--port P] [--data DATA_DIR]
+    syncline asl validate|run|test ...     the Step Functions engine, without a server
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+from pathlib import Path
+from typing import Sequence
+
+from server.errors import ConfigError
+
+log = logging.getLogger("syncline")
+
+SCAFFOLD_SCHEMA = """\
+# Every @model type gets queries (get, list, sync), mutations (create, update, delete)
+# and subscriptions (onCreate, onUpdate, onDelete), AppSync-style.
+type Todo @model {
+  title: String!
+  done: Boolean
+}
+"""
+
+SCAFFOLD_TOML = """\
+[server]
+host = "127.0.0.1"
+port = 4000
+
+[models.Todo]
+# OPTIMISTIC_CONCURRENCY, AUTOMERGE (the default), LAST_WRITER_WINS or CUSTOM
+conflict = "AUTOMERGE"
+"""
+
+SCAFFOLD_RESOLVERS = '''\
+"""Custom resolvers: bind them in syncline.toml, e.g.
+
+[resolvers]
+"Query.hello" = "resolvers:hello"
+"""
+'''
+
+
+def _init(args: argparse.Namespace) -> int:
+    target = Path(args.dir)
+    target.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, text in (
+        ("schema.graphql", SCAFFOLD_SCHEMA),
+        ("syncline.toml", SCAFFOLD_TOML),
+        ("resolvers.py", SCAFFOLD_RESOLVERS),
+    ):
+        path = target / name
+        if path.exists():
+            print(f"kept existing {path}")
+            continue
+        path.write_text(text, encoding="utf-8")
+        written.append(name)
+    print(f"initialised {target} ({', '.join(written) or 'nothing new'}); run: syncline serve {target}")
+    return 0
+
+
+async def _serve(args: argparse.Namespace) -> int:
+    from server.app import running
+    from server.settings import load_settings
+
+    settings = load_settings(
+        args.dir,
+        overrides={"host": args.host, "port": args.port, "data_dir": args.data},
+    )
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    signals = (signal.SIGINT, signal.SIGTERM)
+    for sig in signals:
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        async with running(settings) as server:
+            app = server.syncline
+            for line in app.migration:
+                log.info("schema: %s", line)
+            log.info("data: %s", settings.data_dir)
+            if app.api_key_created:
+                log.info("generated an API key (kept in %s): %s", settings.data_dir / "api-key", app.api_key)
+            elif app.api_key:
+                log.info("API key: %s…", app.api_key[:8])
+            models = ", ".join(m.name for m in app.bundle.models) or "none"
+            log.info("models: %s", models)
+            log.info("GraphQL:  %s  (POST; GET in a browser opens the explorer)", server.url)
+            print(f"Syncline serving {settings.project_dir.name} at {server.url}", flush=True)
+            await stop.wait()
+            log.info("shutting down")
+    finally:
+        for sig in signals:
+            loop.remove_signal_handler(sig)
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="syncline", description="Self-hosted real-time sync backend.")
+    parser.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING (default INFO)")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("init", help="scaffold a project folder")
+    p.add_argument("dir")
+    p.set_defaults(func=_init)
+
+    p = sub.add_parser("serve", help="serve a project")
+    p.add_argument("dir", nargs="?", default=".")
+    p.add_argument("--host")
+    p.add_argument("--port", type=int)
+    p.add_argument("--data", help="data folder (default DIR/.syncline)")
+    p.set_defaults(func=lambda a: asyncio.run(_serve(a)))
+
+    p = sub.add_parser("asl", help="Step Functions (ASL) engine: validate, run, test", add_help=False)
+    p.add_argument("rest", nargs=argparse.REMAINDER)
+    p.set_defaults(func=_asl)
+    return parser
+
+
+def _asl(args: argparse.Namespace) -> int:
+    from server.workflows.asl.cli import main as asl_main
+
+    return asl_main(list(args.rest))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(
+        level=getattr(logging, str(args.log_level).upper(), logging.INFO),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        return int(args.func(args))
+    except ConfigError as exc:
+        print(f"syncline: {exc.message}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
