@@ -1,0 +1,82 @@
+"""The I/O-free plumbing every core shares: an inbox of received frames, an outbox of frames to
+write, and the close decision. Protocol rules live in the subclasses and their `_state` tables."""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Mapping
+from typing import Any
+
+from server.protocols._common import ProtocolConfig, Role, encode
+from server.protocols._errors import CloseCode, CloseConnection, LocalProtocolError, ProtocolError
+
+
+class ConnectionBase:
+    """Frames in with `receive_data`, frames out with `data_to_send`; no sockets, no clocks."""
+
+    def __init__(self, our_role: Role, config: ProtocolConfig | None = None) -> None:
+        self.our_role = our_role
+        self.their_role = our_role.peer
+        self.config = config if config is not None else ProtocolConfig()
+        self._inbox: deque[str | bytes] = deque()
+        self._outbox: list[str] = []
+        self._close: CloseConnection | None = None
+
+    # ---- input -------------------------------------------------------------------------------
+
+    def receive_data(self, data: str | bytes) -> None:
+        """Feed one complete WebSocket message (text or binary). Ignored once the core closed."""
+        if self._close is None:
+            self._inbox.append(data)
+
+    # ---- output ------------------------------------------------------------------------------
+
+    def data_to_send(self) -> list[str]:
+        """The frames to write, in order, and forget them (write each as one text message)."""
+        out, self._outbox = self._outbox, []
+        return out
+
+    def _queue(self, wire: Mapping[str, Any]) -> None:
+        self._outbox.append(encode(wire))
+
+    # ---- closing -----------------------------------------------------------------------------
+
+    @property
+    def closed(self) -> CloseConnection | None:
+        """The close frame the core decided on, or None while the connection is open."""
+        return self._close
+
+    def close(self, code: int = CloseCode.NORMAL, reason: str = "") -> CloseConnection:
+        """Close on our own initiative (shutdown 1001, slow consumer 4503, ...). Idempotent:
+        a second call returns the first decision."""
+        if self._close is None:
+            self._close = CloseConnection(int(code), reason)
+            self._inbox.clear()
+            self._enter_closed()
+        return self._close
+
+    def connection_lost(self) -> frozenset[str]:
+        """The socket is gone (either side closed it). Returns the operation ids that were still
+        active, so the adapter can end their subscriptions."""
+        if self._close is None:
+            self._close = CloseConnection(CloseCode.NORMAL, "connection lost")
+            self._inbox.clear()
+            self._enter_closed()
+        return self._drain_operations()
+
+    def _fail(self, exc: ProtocolError) -> ProtocolError:
+        """Record the close an error implies and hand the error back for raising."""
+        self.close(exc.close_code, exc.reason)
+        return exc
+
+    def _check_open(self) -> None:
+        if self._close is not None:
+            raise LocalProtocolError(f"cannot send: the connection is closed ({self._close.code})")
+
+    # ---- protocol hooks ----------------------------------------------------------------------
+
+    def _enter_closed(self) -> None:
+        raise NotImplementedError
+
+    def _drain_operations(self) -> frozenset[str]:
+        raise NotImplementedError
