@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Sequence
 
 from server.errors import ConfigError
+from server.logs import configure as configure_logging
 
 log = logging.getLogger("syncline")
 
@@ -104,6 +105,7 @@ async def _serve(args: argparse.Namespace) -> int:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="syncline", description="Self-hosted real-time sync backend.")
     parser.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING (default INFO)")
+    parser.add_argument("--log-format", default="text", choices=("text", "json"), help="text (default) or JSON lines")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("init", help="scaffold a project folder")
@@ -131,10 +133,7 @@ def _asl(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    logging.basicConfig(
-        level=getattr(logging, str(args.log_level).upper(), logging.INFO),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    configure_logging(str(args.log_level), args.log_format)
     try:
         return int(args.func(args))
     except ConfigError as exc:
