@@ -1,0 +1,133 @@
+"""`build_schema`: the user's SDL + syncline.toml → an executable, AppSync-compatible schema.
+
+`expand` writes the full SDL; ariadne makes it executable with the AppSync scalars; the
+generated model fields get Store-backed resolvers and user bindings are attached last, so a
+user function may also replace a generated resolver (`"Mutation.createTodo"`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+from ariadne import EnumType, make_executable_schema
+from graphql import GraphQLError, GraphQLObjectType, GraphQLSchema
+
+from server.errors import ConfigError
+from server.models import ModelSpec
+from server.schema.expand import Expansion, ModelOperations, expand
+from server.schema.formatting import format_error
+from server.schema.resolvers import ResolverBinding, load_resolvers, model_resolver, user_resolver
+from server.schema.scalars import AWS_SCALARS
+
+__all__ = ["SchemaBundle", "build_schema", "format_error", "load_resolvers"]
+
+#: Amplify's `attributeType` enum names → the DynamoDB type names server.filters evaluates.
+_ATTRIBUTE_TYPES = EnumType(
+    "ModelAttributeTypes",
+    {
+        "binary": "B",
+        "binarySet": "BS",
+        "bool": "BOOL",
+        "list": "L",
+        "map": "M",
+        "number": "N",
+        "numberSet": "NS",
+        "string": "S",
+        "stringSet": "SS",
+        "_null": "NULL",
+    },
+)
+
+
+@dataclass(frozen=True, kw_only=True)
+class SchemaBundle:
+    schema: GraphQLSchema
+    models: tuple[ModelSpec, ...]
+    #: The full generated SDL (what AppSync would show as the schema, directives included).
+    sdl: str
+    #: Model name → its generated root field names.
+    operations: Mapping[str, ModelOperations] = field(default_factory=dict)
+    #: Subscription field → the mutation fields whose results it delivers (@aws_subscribe).
+    subscribe_to: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+
+    def model(self, name: str) -> ModelSpec | None:
+        for m in self.models:
+            if m.name == name:
+                return m
+        return None
+
+
+def build_schema(
+    sdl: str,
+    *,
+    model_settings: Mapping[str, Mapping[str, Any]] | None = None,
+    resolvers: Mapping[str, ResolverBinding] | None = None,
+) -> SchemaBundle:
+    """Build the executable schema.
+
+    Args:
+        sdl: the text of schema.graphql.
+        model_settings: `[models.<Name>]` tables from syncline.toml (`conflict`, ...).
+        resolvers: `"Type.field"` → binding, from `load_resolvers`.
+
+    Returns:
+        The schema (resolvers read `info.context`, a RequestContext), the models and the SDL.
+
+    Raises:
+        ConfigError: the SDL is invalid, or a binding names a type or field that does not exist.
+    """
+    ex = expand(sdl, model_settings=model_settings)
+    try:
+        schema = make_executable_schema(ex.sdl, *AWS_SCALARS, _ATTRIBUTE_TYPES)
+    except (GraphQLError, TypeError, ValueError) as exc:
+        raise ConfigError(f"schema.graphql: {_schema_message(exc)}") from exc
+    _bind_models(schema, ex)
+    for key, binding in (resolvers or {}).items():
+        _bind_user(schema, ex, key, binding)
+    return SchemaBundle(
+        schema=schema, models=ex.models, sdl=ex.sdl, operations=ex.operations, subscribe_to=ex.subscribe_to
+    )
+
+
+def _schema_message(exc: BaseException) -> str:
+    text = exc.message if isinstance(exc, GraphQLError) else str(exc)
+    return " ".join(text.split())
+
+
+def _root(schema: GraphQLSchema, name: str) -> GraphQLObjectType:
+    t = schema.get_type(name)
+    assert isinstance(t, GraphQLObjectType), name
+    return t
+
+
+def _bind_models(schema: GraphQLSchema, ex: Expansion) -> None:
+    for spec in ex.models:
+        ops = ex.operations[spec.name]
+        for op, field_name, root in (
+            ("get", ops.get, ex.query),
+            ("list", ops.list, ex.query),
+            ("sync", ops.sync, ex.query),
+            ("create", ops.create, ex.mutation),
+            ("update", ops.update, ex.mutation),
+            ("delete", ops.delete, ex.mutation),
+        ):
+            if field_name:
+                _root(schema, root).fields[field_name].resolve = model_resolver(spec, op)
+
+
+def _bind_user(schema: GraphQLSchema, ex: Expansion, key: str, binding: ResolverBinding) -> None:
+    type_name, _, field_name = key.partition(".")
+    t = schema.get_type(type_name)
+    if not isinstance(t, GraphQLObjectType):
+        kind = "no type" if t is None else f"{type(t).__name__.removeprefix('GraphQL').removesuffix('Type').lower()} type"
+        raise ConfigError(f"[resolvers] {key!r}: schema.graphql has {kind} {type_name!r}; bind object type fields")
+    if field_name not in t.fields:
+        raise ConfigError(
+            f"[resolvers] {key!r}: {type_name} has no field {field_name!r} (fields: {', '.join(sorted(t.fields))})"
+        )
+    if type_name == ex.subscription:
+        raise ConfigError(
+            f"[resolvers] {key!r}: subscription fields are fed by mutations (@aws_subscribe); bind the mutation instead"
+        )
+    t.fields[field_name].resolve = user_resolver(binding, key)
