@@ -7,7 +7,7 @@ its error texts, which reach users verbatim in causes such as
 - A *definite* path (only fields and indexes) returns one value; a missing leaf gives
   "No results for path: $['a']['b']", a missing intermediate "Missing property in path $['a']".
 - An *indefinite* path (`[*]`, `..`, `[?(...)]`, `[1:3]`, unions) returns a list, empty when
-  nothing matches; it never fails on a missing property.
+  nothing matches; it never fails, not even when the data above the wildcard is missing.
 - Roots: `$` is the input, `$$` the context object, `$name` the variable `name`.
 - Functions: a trailing `.length()` (array, object or string size).
 
@@ -827,7 +827,13 @@ def _evaluate(path: Path, root: Any, *, text: str | None = None) -> Any:
         path = Path(path.text, path.root, segments[:-1], path.variable)
     head = {"input": "$", "context": "$$", "variable": f"${path.variable}"}[path.root]
     ev = _Evaluation(path, root, shown)
-    ev.run(root, head)
+    try:
+        ev.run(root, head)
+    except PathNotFoundError:
+        # AWS (recorded): an indefinite path over missing data gives [], e.g. `$.items[*]`
+        # on `{}`, where Jayway alone would report "Missing property in path $['items']".
+        if path.definite:
+            raise
     if path.definite:
         if not ev.hits:
             raise PathNotFoundError(shown, f"No results for path: {path.jayway}")
