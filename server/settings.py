@@ -56,7 +56,7 @@ class ServerSettings:
     api_key: str | None = None
     max_body_bytes: int = 1_048_576
     max_query_depth: int = 15
-    max_query_cost: int = 5_000
+    max_query_cost: int = 100_000
     introspection: bool = True
     tls_cert: Path | None = None
     tls_key: Path | None = None

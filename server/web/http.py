@@ -36,7 +36,7 @@ from graphql.validation import NoSchemaIntrospectionCustomRule
 
 from server.auth.identity import Identity
 from server.context import RequestContext
-from server.errors import BadRequest, SynclineError, Unauthorized
+from server.errors import BadRequest, Unauthorized
 from server.store.base import Store
 from server.web.limits import cost_rule, depth_rule
 
@@ -69,7 +69,7 @@ ErrorFormatter = Callable[[GraphQLError, bool], dict[str, Any]]
 class HttpLimits:
     max_body_bytes: int = 1_048_576
     max_query_depth: int = 15
-    max_query_cost: int = 5_000
+    max_query_cost: int = 100_000
     introspection: bool = True
     document_cache_size: int = 512
 
@@ -188,7 +188,6 @@ class GraphQLHttpHandler:
                 request,
                 401,
                 {"errors": [{"errorType": "UnauthorizedException", "message": "You are not authorized to make this call."}]},
-                force_status=True,
             )
 
         prepared = self._prepare(query)
@@ -212,7 +211,7 @@ class GraphQLHttpHandler:
             )
         if operation.operation == OperationType.MUTATION and not allow_mutation:
             return self._reply(
-                request, 405, _error_body("mutations must be sent with POST", "BadRequest"), force_status=True, allow="POST"
+                request, 405, _error_body("mutations must be sent with POST", "BadRequest"), allow="POST"
             )
         cost_errors = validate(self._schema, prepared.document, [cost_rule(self._limits.max_query_cost, variables or {})])
         if cost_errors:
@@ -284,6 +283,9 @@ class GraphQLHttpHandler:
         if self._on_result is not None:
             name = operation.name.value if operation is not None and operation.name else "anonymous"
             self._on_result(name, outcome, time.perf_counter() - started)
+        if status == 400 and GRAPHQL_RESPONSE not in request.headers.get("Accept", ""):
+            # A well-formed request whose document failed: legacy JSON clients get 200 (spec §7.1.1).
+            status = 200
         return self._reply(request, status, payload)
 
     def _reply(
@@ -292,13 +294,9 @@ class GraphQLHttpHandler:
         status: int,
         payload: Mapping[str, Any],
         *,
-        force_status: bool = False,
         allow: str | None = None,
     ) -> web.Response:
-        accept = request.headers.get("Accept", "")
-        modern = GRAPHQL_RESPONSE in accept
-        if not modern and not force_status and status == 400:
-            status = 200 if "data" in payload or "errors" in payload else status
+        modern = GRAPHQL_RESPONSE in request.headers.get("Accept", "")
         headers = {"Allow": allow} if allow else None
         return web.Response(
             body=json.dumps(payload, separators=(",", ":"), default=str).encode(),
@@ -347,6 +345,6 @@ def _mutation_id(extensions: Mapping[str, Any] | None) -> tuple[str | None, int 
 
 
 def _is_request_error(errors: list[GraphQLError]) -> bool:
-    """True when graphql-core refused the variables before executing any field."""
-    return all(e.path is None and not isinstance(e.original_error, (SynclineError, Exception)) for e in errors)
+    """True when graphql-core refused the variables before executing any field (no error has a path)."""
+    return all(e.path is None for e in errors)
 

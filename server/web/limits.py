@@ -90,14 +90,11 @@ def depth_rule(max_depth: int) -> type[ValidationRule]:
         def enter_operation_definition(self, node: OperationDefinitionNode, *_: Any) -> None:
             depth = _depth(node.selection_set, _fragments(self.context), frozenset())
             if depth > max_depth:
-                self.report_error(
-                    GraphQLError(
-                        f"query depth {depth} exceeds the limit of {max_depth}; flatten the query "
-                        "or raise [server].max_query_depth",
-                        node,
-                        original_error=LimitExceeded("query depth limit"),
-                    )
+                message = (
+                    f"query depth {depth} exceeds the limit of {max_depth}; flatten the query "
+                    "or raise [server].max_query_depth"
                 )
+                self.report_error(GraphQLError(message, node, original_error=LimitExceeded(message)))
 
     return DepthLimit
 
@@ -107,13 +104,10 @@ def cost_rule(max_cost: int, variables: Mapping[str, Any]) -> type[ValidationRul
         def enter_operation_definition(self, node: OperationDefinitionNode, *_: Any) -> None:
             cost = _cost(node.selection_set, _fragments(self.context), variables, frozenset())
             if cost > max_cost:
-                self.report_error(
-                    GraphQLError(
-                        f"query cost {cost} exceeds the limit of {max_cost}; request smaller pages "
-                        "(`limit`) or fewer fields, or raise [server].max_query_cost",
-                        node,
-                        original_error=LimitExceeded("query cost limit"),
-                    )
+                message = (
+                    f"query cost {cost} exceeds the limit of {max_cost}; request smaller pages "
+                    "(`limit`) or fewer fields, or raise [server].max_query_cost"
                 )
+                self.report_error(GraphQLError(message, node, original_error=LimitExceeded(message)))
 
     return CostLimit

@@ -314,3 +314,9 @@ async def test_unknown_model_in_config_is_refused(tmp_path: Path) -> None:
 
     with pytest.raises(ConfigError, match="Tdoo"):
         await Syncline.create(load_settings(project, env={"SYNCLINE_API_KEY": API_KEY}))
+
+
+async def test_variables_that_do_not_coerce_are_a_request_error(todo: Served) -> None:
+    q = json.dumps({"query": LIST, "variables": {"limit": "ten"}})
+    status, _, body = await post(todo, q, {"Content-Type": "application/json", "Accept": "application/graphql-response+json"})
+    assert status == 400 and "limit" in body["errors"][0]["message"]
