@@ -5,7 +5,7 @@
 transition tables. `negotiate` picks one from the upgrade request. Nothing here does I/O.
 """
 
-from server.protocols import transport_ws
+from server.protocols import legacy_ws, transport_ws
 from server.protocols._common import NEED_DATA, NeedData, ProtocolConfig, Role
 from server.protocols._errors import (
     CloseCode,
@@ -29,5 +29,6 @@ __all__ = [
     "ProtocolError",
     "RemoteProtocolError",
     "Role",
+    "legacy_ws",
     "transport_ws",
 ]
