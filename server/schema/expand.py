@@ -189,6 +189,7 @@ _RULES: tuple[tuple[str, str], ...] = (
     (r"([^aeiouy]|qu)y$", r"\1ies"),
     (r"(x|ch|ss|sh|zz)$", r"\1es"),
     (r"(?:([^f])fe|([lr])f)$", r"\1\2ves"),
+    (r"(ar|ea|eo|oa|hoo)f$", r"\1ves"),
     (r"(buffal|tomat|potat|her|ech|vet)o$", r"\1oes"),
     (r"(?<!i)(?<!iu)sis$", "ses"),
     (r"(octop|vir|radi|nucle|fung|cact|stimul)us$", r"\1i"),
@@ -660,6 +661,20 @@ def _owner_args(spec: ModelSpec) -> str:
     return "".join(f", {o}: String" for o in dict.fromkeys(owners))
 
 
+def _check_clashes(doc: DocumentNode, roots: Mapping[str, str], generated: Mapping[str, list[str]]) -> None:
+    """A user root field named like a generated one: say which model generates it."""
+    for op, lines in generated.items():
+        names = {line.strip().split("(")[0].split(":")[0] for line in lines}
+        for d in doc.definitions:
+            if isinstance(d, (ObjectTypeDefinitionNode, ObjectTypeExtensionNode)) and d.name.value == roots[op]:
+                for f in d.fields or ():
+                    if f.name.value in names:
+                        raise ConfigError(
+                            f"{roots[op]}.{f.name.value}: this field is generated for a @model; rename yours, "
+                            f"or bind a resolver to the generated one in syncline.toml [resolvers]"
+                        )
+
+
 def expand(sdl: str, *, model_settings: Mapping[str, Mapping[str, Any]] | None = None) -> Expansion:
     """Expand the user's SDL.
 
@@ -727,6 +742,7 @@ def expand(sdl: str, *, model_settings: Mapping[str, Mapping[str, Any]] | None =
                     f"  {sub_name}(filter: ModelSubscription{n}FilterInput{_owner_args(spec)}): {n} {bound}".rstrip()
                 )
                 subscribe_to[sub_name] = (mutation,) if mutation else ()
+    _check_clashes(doc, ex.roots, {"query": query_fields, "mutation": mutation_fields, "subscription": subscription_fields})
     parts.extend(ex.extra_sdl)
     parts.extend(print_ast(d) + "\n" for d in ex.kept)
     for root, fields in (
