@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import secrets
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, AsyncIterator, Callable
@@ -19,10 +20,14 @@ from aiohttp import web
 from server.auth.static import StaticKeyAuthenticator, ensure_api_key
 from server.errors import ConfigError
 from server.loader import load_callable
+from server.metrics import MeteredStore, Metrics
+from server.ratelimit import Rate, RateLimiter
 from server.schema.build import SchemaBundle, build_schema, format_error, load_resolvers
+from server.auth.identity import Identity
 from server.settings import Settings
 from server.store.sqlite import SQLiteStore
 from server.web.http import Authenticator, GraphQLHttpHandler, HttpLimits
+from server.web.ops import OpsEndpoints, request_id_middleware
 
 log = logging.getLogger("syncline")
 
@@ -48,6 +53,8 @@ class Syncline:
     settings: Settings
     bundle: SchemaBundle
     store: SQLiteStore
+    metrics: Metrics
+    ops: OpsEndpoints
     app: web.Application
     api_key: str | None
     api_key_created: bool
@@ -109,15 +116,27 @@ class Syncline:
             max_query_cost=settings.server.max_query_cost,
             introspection=settings.server.introspection,
         )
+        metrics = Metrics(db_path=data_dir / DB_FILE)
         handler = GraphQLHttpHandler(
             schema=bundle.schema,
-            store=store,
+            store=MeteredStore(store, metrics, bundle.models),
             authenticator=authenticator,
             format_error=format_error,
             limits=limits,
+            on_result=metrics.observe_request,
+            throttle=_throttle(settings, metrics),
+        )
+        ops = OpsEndpoints(
+            metrics=metrics,
+            checks={"store": store.ping},
+            metrics_token=settings.server.metrics_token,
         )
         # aiohttp's own body limit sits above ours so that ours answers with a GraphQL error.
-        app = web.Application(client_max_size=settings.server.max_body_bytes + 1024)
+        app = web.Application(
+            client_max_size=settings.server.max_body_bytes + 1024,
+            middlewares=[request_id_middleware],
+        )
+        ops.add_routes(app)
         for path in ("/graphql",):
             app.router.add_post(path, handler.post)
             app.router.add_get(path, handler.get)
@@ -130,11 +149,37 @@ class Syncline:
             settings=settings,
             bundle=bundle,
             store=store,
+            metrics=metrics,
+            ops=ops,
             app=app,
             api_key=api_key,
             api_key_created=created,
             migration=migration,
         )
+
+
+def _throttle(settings: Settings, metrics: Metrics) -> Callable[[Identity, str], float | None] | None:
+    """Per-identity token buckets for queries and mutations ([limits]); None when unlimited."""
+    lim = settings.limits
+    limiters = {
+        "query": RateLimiter(Rate(rate=lim.query_rate, burst=lim.query_burst)),
+        "mutation": RateLimiter(Rate(rate=lim.mutation_rate, burst=lim.mutation_burst)),
+    }
+    if all(rl.rate.unlimited for rl in limiters.values()):
+        return None
+
+    def throttle(identity: Identity, kind: str) -> float | None:
+        limiter = limiters.get(kind)
+        if limiter is None:
+            return None
+        key = identity.api_key_id or identity.sub or identity.username or identity.source_ip or "anonymous"
+        decision = limiter.take(f"{identity.auth_mode}:{key}", time.monotonic())
+        if decision.allowed:
+            return None
+        metrics.throttled.labels("http").inc()
+        return decision.retry_after
+
+    return throttle
 
 
 @dataclass(frozen=True)
@@ -145,9 +190,15 @@ class Running:
 
 
 @contextlib.asynccontextmanager
-async def running(settings: Settings, *, host: str | None = None, port: int | None = None) -> AsyncIterator[Running]:
+async def running(
+    settings: Settings,
+    *,
+    host: str | None = None,
+    port: int | None = None,
+    authenticator: Authenticator | None = None,
+) -> AsyncIterator[Running]:
     """Serve the project until the context exits (port 0 → a free port)."""
-    syncline = await Syncline.create(settings)
+    syncline = await Syncline.create(settings, authenticator=authenticator)
     runner = web.AppRunner(syncline.app, access_log=None, handle_signals=False)
     await runner.setup()
     try:

@@ -8,6 +8,7 @@ that silently falls back to a default is the worst kind of misconfiguration.
               max_query_cost, introspection, tls_cert, tls_key
     [sync]    tombstone_ttl, delta_ttl, durability
     [models.<Name>]  conflict, handler
+    [limits]  query_rate, query_burst, mutation_rate, mutation_burst (per identity)
     [resolvers]      "Type.field" = "module:function" | { http = URL, method, headers, timeout }
     [auth]           handed to server.auth as a mapping
 """
@@ -60,6 +61,18 @@ class ServerSettings:
     introspection: bool = True
     tls_cert: Path | None = None
     tls_key: Path | None = None
+    #: When set, GET /metrics needs `Authorization: Bearer <metrics_token>`.
+    metrics_token: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class LimitSettings:
+    """Rate limits (token buckets); a rate of 0 means unlimited (the default)."""
+
+    query_rate: float = 0.0
+    query_burst: int = 0
+    mutation_rate: float = 0.0
+    mutation_burst: int = 0
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -81,6 +94,7 @@ class Settings:
     server: ServerSettings = field(default_factory=ServerSettings)
     sync: SyncSettings = field(default_factory=SyncSettings)
     models: Mapping[str, ModelSettings] = field(default_factory=dict)
+    limits: LimitSettings = field(default_factory=LimitSettings)
     resolvers: Mapping[str, Any] = field(default_factory=dict)
     auth: Mapping[str, Any] = field(default_factory=dict)
 
@@ -176,7 +190,29 @@ def _models(table: Mapping[str, Any]) -> dict[str, ModelSettings]:
     return models
 
 
-_SECTIONS = ("server", "sync", "models", "resolvers", "auth")
+def _limits(table: Mapping[str, Any]) -> LimitSettings:
+    known = set(LimitSettings.__dataclass_fields__)
+    out: dict[str, Any] = {}
+    for key, value in table.items():
+        if key not in known:
+            raise _unknown(key, known, "[limits].")
+        k = f"[limits].{key}"
+        if key.endswith("_burst"):
+            _expect(value, int, k, "a whole number")
+        else:
+            _expect(value, (int, float), k, "a number (per second)")
+        if value < 0:
+            raise ConfigError(f"{CONFIG_FILE}: {k} cannot be negative ({value})")
+        out[key] = value
+    limits = LimitSettings(**out)
+    for kind in ("query", "mutation"):
+        rate, burst = getattr(limits, f"{kind}_rate"), getattr(limits, f"{kind}_burst")
+        if rate > 0 and burst == 0:
+            out[f"{kind}_burst"] = max(1, int(rate))
+    return LimitSettings(**out)
+
+
+_SECTIONS = ("server", "sync", "models", "limits", "resolvers", "auth")
 
 
 def load_settings(
@@ -223,6 +259,7 @@ def load_settings(
         server=_server(server_table),
         sync=_sync(_expect(raw.get("sync", {}), dict, "[sync]", "a table")),
         models=_models(_expect(raw.get("models", {}), dict, "[models]", "a table")),
+        limits=_limits(_expect(raw.get("limits", {}), dict, "[limits]", "a table")),
         resolvers=dict(resolvers),
         auth=dict(auth),
     )

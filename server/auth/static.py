@@ -6,6 +6,7 @@ lives beside this module; this one is what a fresh project runs with.
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import secrets
 from pathlib import Path
@@ -63,4 +64,5 @@ class StaticKeyAuthenticator:
             ok |= hmac.compare_digest(candidate, key)
         if not ok:
             raise Unauthorized("invalid API key")
-        return Identity(auth_mode="API_KEY", api_key_id=sent[:8], source_ip=source_ip)
+        key_id = hashlib.sha256(candidate).hexdigest()[:12]
+        return Identity(auth_mode="API_KEY", api_key_id=key_id, source_ip=source_ip)

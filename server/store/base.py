@@ -90,6 +90,10 @@ class Store(Protocol):
 
     def add_listener(self, listener: ChangeListener) -> None: ...
 
+    async def ping(self) -> None:
+        """Raise unless the store can take a write now (readiness checks)."""
+        ...
+
     async def get(self, model: str, id: str, *, identity: Identity) -> Item | None: ...
 
     async def list(

@@ -93,6 +93,7 @@ class GraphQLHttpHandler:
         limits: HttpLimits = HttpLimits(),
         debug: bool = False,
         on_result: Callable[[str, str, float], None] | None = None,
+        throttle: Callable[[Identity, str], float | None] | None = None,
     ) -> None:
         self._schema = schema
         self._store = store
@@ -101,6 +102,7 @@ class GraphQLHttpHandler:
         self._limits = limits
         self._debug = debug
         self._on_result = on_result
+        self._throttle = throttle
         self._cache: OrderedDict[str, _Prepared] = OrderedDict()
         rules: list[Any] = [depth_rule(limits.max_query_depth)]
         if not limits.introspection:
@@ -213,6 +215,18 @@ class GraphQLHttpHandler:
             return self._reply(
                 request, 405, _error_body("mutations must be sent with POST", "BadRequest"), allow="POST"
             )
+        if self._throttle is not None:
+            retry_after = self._throttle(identity, operation.operation.value)
+            if retry_after is not None:
+                return self._finish(
+                    request,
+                    started,
+                    "throttled",
+                    429,
+                    _error_body(f"Rate exceeded: retry after {retry_after:.2f} s", "ThrottlingException"),
+                    operation=operation,
+                    headers={"Retry-After": str(max(1, round(retry_after)))},
+                )
         cost_errors = validate(self._schema, prepared.document, [cost_rule(self._limits.max_query_cost, variables or {})])
         if cost_errors:
             return self._finish(request, started, "invalid", 400, {"errors": [self._format(e) for e in cost_errors]})
@@ -279,6 +293,7 @@ class GraphQLHttpHandler:
         payload: dict[str, Any],
         *,
         operation: OperationDefinitionNode | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> web.Response:
         if self._on_result is not None:
             name = operation.name.value if operation is not None and operation.name else "anonymous"
@@ -286,7 +301,7 @@ class GraphQLHttpHandler:
         if status == 400 and GRAPHQL_RESPONSE not in request.headers.get("Accept", ""):
             # A well-formed request whose document failed: legacy JSON clients get 200 (spec §7.1.1).
             status = 200
-        return self._reply(request, status, payload)
+        return self._reply(request, status, payload, headers=headers)
 
     def _reply(
         self,
@@ -295,14 +310,17 @@ class GraphQLHttpHandler:
         payload: Mapping[str, Any],
         *,
         allow: str | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> web.Response:
         modern = GRAPHQL_RESPONSE in request.headers.get("Accept", "")
-        headers = {"Allow": allow} if allow else None
+        extra = dict(headers or {})
+        if allow:
+            extra["Allow"] = allow
         return web.Response(
             body=json.dumps(payload, separators=(",", ":"), default=str).encode(),
             status=status,
             content_type=GRAPHQL_RESPONSE if modern else JSON,
-            headers=headers,
+            headers=extra or None,
         )
 
 
