@@ -276,6 +276,17 @@ class SQLiteStore:
     def add_listener(self, listener: ChangeListener) -> None:
         self._listeners.append(listener)
 
+    async def ping(self) -> None:
+        """Readiness: the writer thread answers and the file accepts a write transaction."""
+        if self._writer is None:
+            raise StoreError("the store is not open")
+
+        def txn(conn: sqlite3.Connection) -> None:
+            conn.execute("BEGIN IMMEDIATE")
+            conn.execute("ROLLBACK")
+
+        await self._writer.run(txn)
+
     @property
     def last_stamp(self) -> int:
         """The last committed `_lastChangedAt` (the next sync's `startedAt`)."""
