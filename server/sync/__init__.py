@@ -21,11 +21,11 @@ from server.sync.conflict import (
 from server.sync.cursor import CursorCodec, query_hash
 
 __all__ = [
-    "REJECT",
-    "REMOVE",
     "ConflictHandler",
     "CursorCodec",
     "Decision",
+    "REJECT",
+    "REMOVE",
     "Reject",
     "Remove",
     "Resolve",

@@ -45,10 +45,10 @@ from server.errors import ConfigError
 from server.models import METADATA_FIELDS, ConflictStrategy, Item
 
 __all__ = [
-    "REJECT",
-    "REMOVE",
     "ConflictHandler",
     "Decision",
+    "REJECT",
+    "REMOVE",
     "Reject",
     "Remove",
     "Resolve",
@@ -181,9 +181,19 @@ def merge_lists(server: list[Any], incoming: list[Any]) -> list[Any]:
 
 
 def _key(value: Any) -> str:
-    # Canonical JSON: equal values (incl. maps with reordered keys) share a key, and 1 / True
-    # / "1" stay distinct, as they are distinct DynamoDB values.
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+    # Canonical JSON: equal values (maps with reordered keys, 1 and 1.0) share a key, while
+    # 1 / True / "1" stay distinct, as they are distinct DynamoDB values.
+    return json.dumps(_canonical(value), sort_keys=True, separators=(",", ":"), default=str)
+
+
+def _canonical(value: Any) -> Any:
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, list):
+        return [_canonical(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _canonical(v) for k, v in value.items()}
+    return value
 
 
 def check_decision(decision: object, *, model: str) -> Decision:
