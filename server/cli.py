@@ -2,6 +2,7 @@
 
     syncline init DIR                      scaffold a project (syncline.toml, schema.graphql, resolvers.py)
     syncline serve [DIR] [--host H] [--port P] [--data DATA_DIR]
+    syncline backup DEST | restore SRC | export [-o FILE] | import FILE   data, see docs/operations.md
     syncline asl validate|run|test ...     the Step Functions engine, without a server
 """
 
@@ -15,7 +16,7 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-from server.errors import ConfigError
+from server.errors import ClientError, ConfigError
 from server.logs import configure as configure_logging
 
 log = logging.getLogger("syncline")
@@ -119,10 +120,87 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--data", help="data folder (default DIR/.syncline)")
     p.set_defaults(func=lambda a: asyncio.run(_serve(a)))
 
+    def data_args(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--project", default=".", help="project folder (default .)")
+        p.add_argument("--data", help="data folder (default PROJECT/.syncline)")
+
+    p = sub.add_parser("backup", help="consistent copy of the store, safe while the server runs")
+    p.add_argument("dest", help="backup file to create (or an existing folder)")
+    data_args(p)
+    p.set_defaults(func=_backup)
+
+    p = sub.add_parser("restore", help="restore a backup into an empty data folder")
+    p.add_argument("src", help="backup file")
+    data_args(p)
+    p.set_defaults(func=_restore)
+
+    p = sub.add_parser("export", help="write model rows as JSON lines")
+    p.add_argument("-o", "--output", help="file (default standard output)")
+    p.add_argument("--model", help="only this model")
+    data_args(p)
+    p.set_defaults(func=_export)
+
+    p = sub.add_parser("import", help="create/update model rows from JSON lines (server stopped)")
+    p.add_argument("src", help="JSON lines file from `syncline export`")
+    data_args(p)
+    p.set_defaults(func=lambda a: asyncio.run(_import(a)))
+
     p = sub.add_parser("asl", help="Step Functions (ASL) engine: validate, run, test", add_help=False)
     p.add_argument("rest", nargs=argparse.REMAINDER)
     p.set_defaults(func=_asl)
     return parser
+
+
+def _data_dir(args: argparse.Namespace) -> Path:
+    from server.settings import load_settings
+
+    return load_settings(args.project, overrides={"data_dir": args.data}).data_dir
+
+
+def _backup(args: argparse.Namespace) -> int:
+    from server.backup import backup, progress_printer
+
+    target = backup(_data_dir(args), Path(args.dest), progress=progress_printer("backup"))
+    print(f"backup written to {target}")
+    return 0
+
+
+def _restore(args: argparse.Namespace) -> int:
+    from server.backup import progress_printer, restore
+
+    target = restore(Path(args.src), _data_dir(args), progress=progress_printer("restore"))
+    print(f"restored into {target}")
+    return 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    from server.backup import export_rows, progress_printer
+
+    data_dir = _data_dir(args)
+    if args.output:
+        with open(args.output, "w", encoding="utf-8") as out:
+            n = export_rows(data_dir, out, model=args.model, progress=progress_printer("export"))
+        print(f"exported {n} rows to {args.output}", file=sys.stderr)
+    else:
+        n = export_rows(data_dir, sys.stdout, model=args.model)
+        print(f"exported {n} rows", file=sys.stderr)
+    return 0
+
+
+async def _import(args: argparse.Namespace) -> int:
+    from server.app import Syncline
+    from server.backup import import_rows
+    from server.settings import load_settings
+
+    settings = load_settings(args.project, overrides={"data_dir": args.data})
+    app = await Syncline.create(settings)
+    try:
+        with open(args.src, encoding="utf-8") as src:
+            counts = await import_rows(app.store, src)
+    finally:
+        await app.store.close()
+    print(f"imported: {counts['created']} created, {counts['updated']} updated")
+    return 0
 
 
 def _asl(args: argparse.Namespace) -> int:
@@ -139,6 +217,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"syncline: {exc.message}", file=sys.stderr)
         return 2
+    except ClientError as exc:
+        print(f"syncline: {exc.message}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130
 
