@@ -50,6 +50,7 @@ __all__ = [
     "Diagnostic",
     "DiagnosticDict",
     "MAX_DEFINITION_SIZE",
+    "MAX_JSON_DEPTH",
     "MAX_NESTING_DEPTH",
     "MAX_STATE_NAME_LENGTH",
     "Severity",
@@ -88,6 +89,10 @@ MAX_STATE_NAME_LENGTH: Final = 80
 # AWS reports TOO_DEEPLY_NESTED but does not publish its limit. Nested Parallel/Map scopes and
 # nested And/Or/Not choice rules each count one level; 40 is far beyond any real workflow.
 MAX_NESTING_DEPTH: Final = 40
+# JSON nesting (objects and arrays) we parse at all. Checked before parsing so the answer does
+# not depend on the interpreter's recursion limit (jsonata-python raises it to 10,000 on
+# import); 40 nested Parallels with payloads stay well below it.
+MAX_JSON_DEPTH: Final = 512
 # Retrier and Wait integers share AWS's upper bound.
 _MAX_INT: Final = 99_999_999
 
@@ -521,6 +526,8 @@ def validate_definition(definition: Any) -> list[Diagnostic]:
                 f"{MAX_DEFINITION_SIZE}. Move large constants into the execution input.",
             )
         ]
+    if len(text) > 2 * MAX_JSON_DEPTH and _json_depth(text) > MAX_JSON_DEPTH:
+        return [_too_deep("/")]
     try:
         root = json.loads(text, object_pairs_hook=_object_pairs, parse_constant=_reject_constant)
     except RecursionError:
@@ -533,6 +540,22 @@ def validate_definition(definition: Any) -> list[Diagnostic]:
     except RecursionError:
         validator.diagnostics.append(_too_deep("/"))
     return validator.diagnostics
+
+
+_JSON_STRING_RE: Final = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)
+_NOT_BRACKET_RE: Final = re.compile(r"[^\[\]{}]+")
+
+
+def _json_depth(text: str) -> int:
+    """The deepest object/array nesting in JSON text (strings skipped), without parsing it."""
+    depth = deepest = 0
+    for char in _NOT_BRACKET_RE.sub("", _JSON_STRING_RE.sub("", text)):
+        if char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        else:
+            depth -= 1
+    return deepest
 
 
 def _definition_text(definition: Any) -> str | Diagnostic:
@@ -571,8 +594,8 @@ def _too_deep(location: str) -> Diagnostic:
         TOO_DEEPLY_NESTED,
         location,
         f"The definition is nested too deeply (more than {MAX_NESTING_DEPTH} levels of "
-        "Parallel/Map/choice rules, or JSON too deep to parse). Flatten it or split it "
-        "into nested executions.",
+        f"Parallel/Map/choice rules, or JSON deeper than {MAX_JSON_DEPTH}). Flatten it or "
+        "split it into nested executions.",
     )
 
 
@@ -598,6 +621,9 @@ class _Validator:
     # -- machines ----------------------------------------------------------------------------
 
     def top(self, root: Any) -> None:
+        if root is None:
+            self.error(MISSING_DESCRIPTION, "/", "The definition is null.")
+            return
         if not isinstance(root, dict):
             self.schema(
                 "/",
@@ -754,7 +780,7 @@ class _Validator:
         if "Type" not in state:
             self.schema(loc, "These fields are required: [Type]")
             return False
-        if state_type not in _FIELDS:
+        if not isinstance(state_type, str) or state_type not in _FIELDS:
             self.schema(
                 f"{loc}/Type",
                 f"Type must be one of {', '.join(_STATE_TYPES)}, not {state_type!r}.",

@@ -16,6 +16,7 @@ import pytest
 from server.workflows.asl import validate as validate_module
 from server.workflows.asl.validate import (
     MAX_DEFINITION_SIZE,
+    MAX_JSON_DEPTH,
     MAX_NESTING_DEPTH,
     Diagnostic,
     format_diagnostics,
@@ -528,6 +529,16 @@ def test_nesting_at_the_limit_is_accepted() -> None:
     assert errors(nested_parallels(MAX_NESTING_DEPTH)) == []
 
 
+def test_json_deeper_than_the_limit_is_reported_before_parsing() -> None:
+    value: Any = 1
+    for _ in range(MAX_JSON_DEPTH + 1):
+        value = [value]
+    assert codes_at(one({**PASS_END, "Result": value})) == {("TOO_DEEPLY_NESTED", "/")}
+    # Brackets inside strings do not count.
+    text = json.dumps(one({**PASS_END, "Result": "[" * (MAX_JSON_DEPTH * 3)}))
+    assert errors(text) == []
+
+
 def test_deep_choice_rules_are_bounded() -> None:
     rule: dict[str, Any] = {"Variable": "$.a", "IsNull": True}
     for _ in range(MAX_NESTING_DEPTH + 5):
@@ -537,9 +548,9 @@ def test_deep_choice_rules_are_bounded() -> None:
 
 
 def test_deep_payload_template_is_walked_without_recursion() -> None:
-    # 900 levels parse fine with json; the template walk must not recurse per level.
+    # Just under MAX_JSON_DEPTH: it parses, and the template walk must not recurse per level.
     value: Any = {"x.$": "$.["}
-    for _ in range(900):
+    for _ in range(MAX_JSON_DEPTH - 10):
         value = {"a": value}
     found = codes_at(one({**PASS_END, "Parameters": value}))
     assert len(found) == 1
