@@ -203,7 +203,7 @@ def test_client_raises_on_unknown_server_type():
     ("role", "message"),
     [
         (Role.SERVER, Start(id="1", query="q")),
-        (Role.CLIENT, Data(id="1", payload={})),
+        (Role.CLIENT, Data(id="1", payload={"data": None})),
         (Role.SERVER, KeepAlive()),  # before ack
         (Role.CLIENT, Start(id="1", query="q")),  # before connection_init
     ],

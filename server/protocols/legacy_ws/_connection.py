@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 from server.protocols._base import ConnectionBase
@@ -201,9 +201,9 @@ class LegacyWSConnection(ConnectionBase):
             return False
         return self.send(KeepAlive())
 
-    def refuse_operation(self, op_id: str, errors: Mapping[str, Any] | Sequence[Mapping[str, Any]]) -> bool:
+    def refuse_operation(self, op_id: str, error: Mapping[str, Any]) -> bool:
         """End `op_id` with `error` (validation or authorization failed)."""
-        return self.send(Error(id=op_id, payload=errors))
+        return self.send(Error(id=op_id, payload=error))
 
     def _require_server(self) -> None:
         if self.our_role is not Role.SERVER:

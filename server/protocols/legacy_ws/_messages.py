@@ -6,11 +6,11 @@ six types of its PROTOCOL.md: connection_ack, connection_error, ka, data, error,
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, NotRequired, TypeAlias, TypedDict
 
-from server.protocols._common import Role, check_id, check_record, check_str, is_record
+from server.protocols._common import Role, check_id, check_record, check_str
 from server.protocols._errors import MessageError
 
 JSONObject: TypeAlias = Mapping[str, Any]
@@ -65,7 +65,7 @@ class DataWire(TypedDict):
 class ErrorWire(TypedDict):
     id: str
     type: Literal["error"]
-    payload: dict[str, Any] | list[dict[str, Any]]
+    payload: dict[str, Any]
 
 
 class CompleteWire(TypedDict):
@@ -192,6 +192,8 @@ class Data:
     def __post_init__(self) -> None:
         check_id(self.id, self.type)
         check_record(self.payload, self.type, "payload", optional=False)
+        if "data" not in self.payload and "errors" not in self.payload:
+            raise MessageError('"data" message expects "payload" to hold "data" or "errors"')
 
     def formatted(self) -> DataWire:
         return {"id": self.id, "type": self.type, "payload": dict(self.payload)}
@@ -199,24 +201,21 @@ class Data:
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class Error:
-    """Server → client: the operation failed before execution. Ends `id` (no complete follows)."""
+    """Server → client: the operation failed before execution. Ends `id` (no complete follows).
+
+    `payload` is one error object (`{"message": ...}`): clients such as gql reject a list here.
+    """
 
     type: Literal["error"] = field(default="error", init=False)
     id: str
-    payload: JSONObject | Sequence[JSONObject]
+    payload: JSONObject
 
     def __post_init__(self) -> None:
         check_id(self.id, self.type)
-        ok = is_record(self.payload) or (
-            isinstance(self.payload, (list, tuple)) and all(is_record(e) for e in self.payload)
-        )
-        if not ok:
-            raise MessageError('"error" message expects "payload" to be an error object or a list of them')
+        check_record(self.payload, self.type, "payload", optional=False)
 
     def formatted(self) -> ErrorWire:
-        if isinstance(self.payload, Mapping):
-            return {"id": self.id, "type": self.type, "payload": dict(self.payload)}
-        return {"id": self.id, "type": self.type, "payload": [dict(e) for e in self.payload]}
+        return {"id": self.id, "type": self.type, "payload": dict(self.payload)}
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
