@@ -199,16 +199,15 @@ async def running(
 ) -> AsyncIterator[Running]:
     """Serve the project until the context exits (port 0 → a free port)."""
     syncline = await Syncline.create(settings, authenticator=authenticator)
-    runner = web.AppRunner(syncline.app, access_log=None, handle_signals=False)
+    runner = web.AppRunner(
+        syncline.app, access_log=None, handle_signals=False, shutdown_timeout=settings.server.shutdown_timeout
+    )
     await runner.setup()
     try:
         bind_host = host if host is not None else settings.server.host
         site = web.TCPSite(runner, bind_host, settings.server.port if port is None else port)
         await site.start()
-        server = site._server
-        assert server is not None
-        sockets = getattr(server, "sockets", None) or []
-        actual = sockets[0].getsockname()[1] if sockets else settings.server.port
+        actual = site.port
         yield Running(syncline=syncline, url=f"http://{bind_host}:{actual}/graphql", port=actual)
     finally:
         await runner.cleanup()

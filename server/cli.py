@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import signal
 import sys
 from pathlib import Path
@@ -79,8 +80,18 @@ async def _serve(args: argparse.Namespace) -> int:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     signals = (signal.SIGINT, signal.SIGTERM)
+
+    def on_signal() -> None:
+        if stop.is_set():
+            # Second signal: leave now. Nothing acknowledged is lost: every acknowledged
+            # write is already committed to the store.
+            log.warning("second signal: exiting at once")
+            os._exit(1)
+        log.info("signal received: finishing in-flight requests (up to %s s)", settings.server.shutdown_timeout)
+        stop.set()
+
     for sig in signals:
-        loop.add_signal_handler(sig, stop.set)
+        loop.add_signal_handler(sig, on_signal)
     try:
         async with running(settings) as server:
             app = server.syncline

@@ -5,7 +5,7 @@ one message naming the key (and a "did you mean" when a known key is close), bec
 that silently falls back to a default is the worst kind of misconfiguration.
 
     [server]  host, port, data_dir, api_key, max_body_bytes, max_query_depth,
-              max_query_cost, introspection, tls_cert, tls_key
+              max_query_cost, introspection, tls_cert, tls_key, metrics_token, shutdown_timeout
     [sync]    tombstone_ttl, delta_ttl, durability
     [models.<Name>]  conflict, handler
     [limits]  query_rate, query_burst, mutation_rate, mutation_burst (per identity)
@@ -63,6 +63,8 @@ class ServerSettings:
     tls_key: Path | None = None
     #: When set, GET /metrics needs `Authorization: Bearer <metrics_token>`.
     metrics_token: str | None = None
+    #: Seconds a SIGTERM waits for in-flight requests before closing them.
+    shutdown_timeout: float = 10.0
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -133,7 +135,12 @@ def _server(table: Mapping[str, Any]) -> ServerSettings:
         if key not in known:
             raise _unknown(key, known, "[server].")
         k = f"[server].{key}"
-        if key in {"port", "max_body_bytes", "max_query_depth", "max_query_cost"}:
+        if key == "shutdown_timeout":
+            _expect(value, (int, float), k, "a number of seconds")
+            if value < 0:
+                raise ConfigError(f"{CONFIG_FILE}: {k} cannot be negative ({value})")
+            value = float(value)
+        elif key in {"port", "max_body_bytes", "max_query_depth", "max_query_cost"}:
             _expect(value, int, k, "an integer")
             if value < 0 or (key == "port" and value > 65535):
                 raise ConfigError(f"{CONFIG_FILE}: {k} is out of range: {value}")
