@@ -698,9 +698,12 @@ def expand(sdl: str, *, model_settings: Mapping[str, Mapping[str, Any]] | None =
     ex = _Expander(doc, model_settings or {})
     ex.collect()
     ex.check_directives()
+    # `extend type Todo { shout: String }` adds *computed* fields to a model: not stored, not in
+    # its inputs or filters, resolved by a [resolvers] binding ("Todo.shout").
     for d in doc.definitions:
         if isinstance(d, ObjectTypeExtensionNode) and d.name.value in {m.name.value for m in ex.model_nodes}:
-            raise ConfigError(f"{d.name.value}: declare all fields of a @model in its type definition, not in `extend type`")
+            if d.directives:
+                raise ConfigError(f"{d.name.value}: put directives of a @model on its type definition, not on `extend type`")
 
     models: list[ModelSpec] = []
     operations: dict[str, ModelOperations] = {}
