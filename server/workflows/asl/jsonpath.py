@@ -634,7 +634,10 @@ def parse_path(text: str) -> Path:
         return cached
     if not isinstance(text, str):
         raise AslSyntaxError(f"A JSONPath must be a string, got {type(text).__name__}")
-    path = _Parser(text).parse()
+    try:
+        path = _Parser(text).parse()
+    except RecursionError:
+        raise AslSyntaxError(f"Invalid JSONPath '{text[:80]}...': nested too deeply") from None
     if len(_CACHE) >= _CACHE_LIMIT:
         _CACHE.clear()
     _CACHE[text] = path
