@@ -262,8 +262,10 @@ def _bindings(
     now_millis: int | None,
 ) -> dict[str, Any]:
     bound: dict[str, Any] = {}
+    null = _jutils.Utils.NULL_VALUE
     for name, value in (variables or {}).items():
-        bound[name[1:] if name.startswith("$") else name] = value
+        # a variable holding JSON null is null, not undefined (recorded: "but was 'null'")
+        bound[name[1:] if name.startswith("$") else name] = null if value is None else value
     bound["states"] = dict(states)
 
     def random_fn(*args: Any) -> float:

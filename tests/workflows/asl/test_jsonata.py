@@ -69,6 +69,14 @@ def test_states_and_variables_are_bound() -> None:
     assert ev("{% $states.input.n %}") is None  # JSON null is a value, not undefined
 
 
+def test_null_variables_are_null_not_undefined() -> None:
+    """Recorded: Items `{% $ItemsVar %}` with ItemsVar = null fails as "was 'null'", so the
+    variable must evaluate to null rather than to nothing."""
+    assert ev("{% $v %}", variables={"v": None}) is None
+    assert ev("{% [$v, 1] %}", variables={"v": None}) == [None, 1]
+    assert ev("{% $states.input %}", states={"input": None}) is None
+
+
 def test_step_functions_functions() -> None:
     assert ev("{% $partition([1, 2, 3], 2) %}") == [[1, 2], [3]]
     assert ev("{% $range(0, 4, 2) %}") == [0, 2, 4]
