@@ -35,7 +35,6 @@ helps (AWS warns that codes may change, so nobody should match on them for corre
 
 from __future__ import annotations
 
-import importlib
 import json
 import re
 from collections.abc import Iterator
@@ -44,6 +43,8 @@ from datetime import datetime
 from typing import Any, Final, Literal, TypedDict
 
 from .errors import AslSyntaxError
+from .intrinsics import is_intrinsic, parse_intrinsic
+from .jsonata import parse_jsonata
 from .jsonpath import parse_path, parse_reference_path
 
 __all__ = [
@@ -176,18 +177,10 @@ def _check_path_syntax(text: str, *, reference: bool = False) -> str | None:
     return None
 
 
-def _looks_intrinsic(text: str) -> bool:
-    return text.startswith("States.") and "(" in text
-
-
 def _check_intrinsic_syntax(text: str) -> str | None:
     """The reason `text` is not a valid intrinsic function call, or None."""
     try:
-        intrinsics = importlib.import_module(f"{__package__}.intrinsics")
-    except ImportError:  # pragma: no cover - until the intrinsics parser lands
-        return None if text.endswith(")") else "an intrinsic call must end with ')'"
-    try:
-        intrinsics.parse_intrinsic(text)
+        parse_intrinsic(text)
     except AslSyntaxError as exc:
         return exc.message
     except (ValueError, TypeError, IndexError, KeyError, RecursionError) as exc:
@@ -195,15 +188,15 @@ def _check_intrinsic_syntax(text: str) -> str | None:
     return None
 
 
-def _check_jsonata_syntax(expression: str) -> str | None:
-    """The reason a JSONata expression does not compile, or None."""
-    import jsonata
-
+def _check_jsonata_syntax(value: str) -> str | None:
+    """The reason a "{% %}" JSONata expression does not compile, or None."""
     try:
-        jsonata.Jsonata(expression)
+        parse_jsonata(value)
+    except AslSyntaxError as exc:
+        return exc.message
     except RecursionError:
-        return "the expression is too deeply nested"
-    except Exception as exc:  # jsonata-python raises JException (a RuntimeError) and others
+        return "the expression is nested too deeply"
+    except Exception as exc:  # jsonata-python can raise anything on hostile input
         return str(exc) or type(exc).__name__
     return None
 
@@ -969,7 +962,7 @@ class _Validator:
             if key is not None and key.endswith(".$"):
                 self.path_or_intrinsic(item_loc, item)
             elif isinstance(item, str) and (
-                item == "$" or item.startswith(("$.", "$$.", "$[")) or _looks_intrinsic(item)
+                item == "$" or item.startswith(("$.", "$$.", "$[")) or is_intrinsic(item)
             ):
                 self.warn(
                     NO_DOLLAR,
@@ -997,7 +990,7 @@ class _Validator:
     def jsonata_string(self, loc: str, value: str) -> None:
         if not _is_jsonata(value):
             return
-        reason = _check_jsonata_syntax(value[2:-2])
+        reason = _check_jsonata_syntax(value)
         if reason is not None:
             self.error(
                 INVALID_JSONATA, loc, f"'{value[:200]}' is not a valid JSONata expression: {reason}"
@@ -1250,9 +1243,11 @@ class _Validator:
             self.schema(loc, f"{operator} takes a number, not {_type_name(value)}.")
         elif kind == "boolean" and not isinstance(value, bool):
             self.schema(loc, f"{operator} takes true or false, not {_type_name(value)}.")
-        elif kind == "timestamp" and not isinstance(value, str):
+        elif kind == "timestamp" and not _is_timestamp(value):
             self.schema(
-                loc, f"{operator} takes an RFC 3339 timestamp string, not {_type_name(value)}."
+                loc,
+                f"{operator} takes an RFC 3339 timestamp such as '2016-03-14T01:59:00Z', "
+                f"got {value!r}"[:300],
             )
 
     def state_parallel(self, state: dict[str, Any], ql: str, loc: str, depth: int, t: Any) -> None:
