@@ -39,8 +39,8 @@ def evaluate_template_value(
 
     Raises:
         AslSyntaxError: the value is not a string, path or intrinsic call.
-        AslError: States.Runtime "The JsonPath argument for the field 'x.$' could not be found
-            in the input '{...}'"; States.IntrinsicFailure from a function.
+        AslError: States.Runtime "The JSONPath '$.x' specified for the field 'x.$' could not
+            be found in the input '{...}'"; States.IntrinsicFailure from a function.
     """
     if not isinstance(expression, str):
         raise AslSyntaxError(
@@ -63,10 +63,13 @@ def evaluate_template_value(
         document = input
         if exc.path.startswith("$$"):
             document = context
+        # Recorded on AWS (execution histories published by users):
+        # "The JSONPath '$.JobName' specified for the field 'JobName.$' could not be found in
+        # the input '{}'"
         raise AslError(
             STATES_RUNTIME,
-            f"The JsonPath argument for the field '{field}' could not be found in the input "
-            f"'{_compact(document)}'",
+            f"The JSONPath '{exc.path}' specified for the field '{field}' could not be found "
+            f"in the input '{_compact(document)}'",
         ) from None
 
 

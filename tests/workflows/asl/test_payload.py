@@ -82,8 +82,19 @@ def test_missing_path_has_aws_cause() -> None:
         evaluate_payload_template({"value.$": "$.missing"}, input={"present": 1})
     assert info.value.error == "States.Runtime"
     assert info.value.cause == (
-        "The JsonPath argument for the field 'value.$' could not be found in the input "
-        "'{\"present\":1}'"
+        "The JSONPath '$.missing' specified for the field 'value.$' could not be found in the "
+        "input '{\"present\":1}'"
+    )
+
+
+def test_missing_nested_path_matches_a_recorded_aws_history() -> None:
+    """Published AWS history: "The JSONPath '$.application.address' specified for the field
+    'address.$' could not be found in the input '{"flagged":false}'"."""
+    with pytest.raises(AslError) as info:
+        evaluate_payload_template({"address.$": "$.application.address"}, input={"flagged": False})
+    assert info.value.cause == (
+        "The JSONPath '$.application.address' specified for the field 'address.$' could not be "
+        "found in the input '{\"flagged\":false}'"
     )
 
 
@@ -97,7 +108,9 @@ def test_missing_path_inside_intrinsic_uses_the_same_cause() -> None:
     with pytest.raises(AslError) as info:
         evaluate_payload_template({"v.$": "States.Array($.missing)"}, input={})
     assert info.value.error == "States.Runtime"
-    assert "could not be found in the input '{}'" in info.value.cause
+    assert info.value.cause == (
+        "The JSONPath '$.missing' specified for the field 'v.$' could not be found in the input '{}'"
+    )
 
 
 def test_intrinsic_failure_propagates() -> None:
