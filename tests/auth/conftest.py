@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 import uuid
@@ -21,6 +22,12 @@ def rsa_key() -> rsa.RSAPrivateKey:
     return rsa.generate_private_key(public_exponent=65537, key_size=2048)
 
 
+@functools.cache
+def shared_rsa_key() -> rsa.RSAPrivateKey:
+    """One RSA key for the session: generating 2048-bit keys per test costs ~0.3 s each."""
+    return rsa_key()
+
+
 def jwk_of(key: Any, kid: str, alg: str) -> dict[str, Any]:
     pub = key.public_key()
     algo = jwt.algorithms.RSAAlgorithm if alg.startswith(("RS", "PS")) else jwt.algorithms.ECAlgorithm
@@ -33,7 +40,7 @@ def jwk_of(key: Any, kid: str, alg: str) -> dict[str, Any]:
 class Signer:
     """Makes tokens with the test's own keys."""
 
-    rsa: rsa.RSAPrivateKey = field(default_factory=rsa_key)
+    rsa: rsa.RSAPrivateKey = field(default_factory=shared_rsa_key)
     ec: ec.EllipticCurvePrivateKey = field(default_factory=lambda: ec.generate_private_key(ec.SECP256R1()))
     rsa_kid: str = "rsa-1"
     ec_kid: str = "ec-1"

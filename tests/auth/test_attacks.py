@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives import serialization
 
 from server.errors import Unauthorized
 
-from .conftest import AUDIENCE
+from .conftest import AUDIENCE, rsa_key
 from .sigv4_helpers import signed
 from .world import World, make_world
 
@@ -112,7 +112,7 @@ ATTACKS = [
     Attack("RS256 header on the EC key", jwt_attack(lambda w: w.signer.token(kid=w.signer.ec_kid)), "does not match the EC key"),
     Attack("unknown kid", jwt_attack(lambda w: w.signer.token(kid="not-a-kid")), "unknown kid"),
     Attack("tampered payload", jwt_attack(tampered), "Signature verification failed"),
-    Attack("token signed by another key", jwt_attack(lambda w: w.signer.token(key=__import__("tests.auth.conftest", fromlist=["rsa_key"]).rsa_key())), "Signature verification failed"),
+    Attack("token signed by another key", jwt_attack(lambda w: w.signer.token(key=rsa_key())), "Signature verification failed"),
     Attack("oversized token", jwt_attack(lambda w: w.signer.token(pad="x" * 9000)), "more than the 8192 allowed"),
     Attack("SigV4 wrong payload hash", iam_attack(wrong_payload_hash), "does not match the body"),
     Attack("SigV4 host not signed", iam_attack(drop_host), "must include host"),

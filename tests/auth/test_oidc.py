@@ -10,7 +10,7 @@ from cryptography.hazmat.primitives import serialization
 from server.auth.oidc import JwtConfig, JwtVerifier
 from server.errors import ConfigError, Unauthorized
 
-from .conftest import AUDIENCE, ISSUER, Signer
+from .conftest import AUDIENCE, ISSUER, Signer, rsa_key
 
 
 def url_config(url: str, **over) -> JwtConfig:
@@ -61,7 +61,7 @@ async def test_key_rotation_is_picked_up_on_unknown_kid(signer: Signer, jwks_ser
     v = JwtVerifier(url_config(jwks_server.url, refetch_interval_s=30), clock=clock)
     try:
         await v.verify(signer.token())
-        rotated = Signer(rsa_kid="rsa-2")
+        rotated = Signer(rsa=rsa_key(), rsa_kid="rsa-2")
         jwks_server.doc = rotated.jwks()
         clock.now += 31
         ident = await v.verify(rotated.token(kid="rsa-2"))
