@@ -176,6 +176,7 @@ class _StateRun:
     entered_ms: int
     context: dict[str, Any]
     assigned: dict[str, Any] | None = None
+    task_token: str | None = None
 
 
 class Execution:
@@ -299,6 +300,8 @@ class Execution:
         }
         if run is not None:
             context["State"] = run.context
+            if run.task_token is not None:
+                context["Task"] = {"Token": run.task_token}
         context.update(extra)
         return context
 
@@ -656,6 +659,8 @@ class Execution:
                 return (yield from attempt(state, (raw, effective), run, frame)), None
             except AslError as exc:
                 failure = exc if isinstance(exc, _Final) else self._decorate(exc, run)
+            except AslSyntaxError as exc:
+                failure = self._decorate(AslError(STATES_RUNTIME, exc.message), run)
             error = failure.error_name
             retrier_index = _match_retrier(state.retry, error, isinstance(state, TaskState))
             if retrier_index is not None:
@@ -696,6 +701,9 @@ class Execution:
         assert isinstance(state, TaskState)
         raw, effective = data
         resource = state.resource
+        if isinstance(resource, str) and resource.endswith(".waitForTaskToken"):
+            # The ASL spec: "$$.Task.Token" is available to Parameters of a .waitForTaskToken task.
+            run.task_token = self._uuid()
         if state.jsonata:
             states = self._states(run, raw)
             payload = (
@@ -721,10 +729,7 @@ class Execution:
                 )
         if not isinstance(resource, str):
             raise AslError(STATES_RUNTIME, f"The Resource must be a string, got {json_type(resource)}")
-        token = None
-        if resource.endswith(".waitForTaskToken"):
-            token = self._uuid()
-            run.context["Task"] = {"Token": token}
+        token = run.task_token
         kind = _resource_kind(resource)
         result = yield from self._invoke(state, resource, kind, payload, timeout, heartbeat, token, run, frame)
         if state.jsonata:

@@ -41,6 +41,11 @@ class _Missing:
 
 MISSING: Final = _Missing()
 
+# How deep Parallel/Map may nest. AWS documents no number (only the 1 MB definition limit); we
+# refuse deeper machines at parse time so that neither parsing nor the interpreter's generator
+# chain can exhaust Python's stack.
+MAX_NESTING: Final = 64
+
 # ASL spec, "Choice Rules": the comparison operators. Each takes a literal; the "...Path"
 # variants take a path to compare against.
 STRING_OPERATORS: Final = (
@@ -321,7 +326,10 @@ def parse_state_machine(definition: Any, *, query_language: QueryLanguage | None
         AslSyntaxError: the definition is not shaped like a state machine; the message names
             the location (e.g. "/States/Foo/Type: ...").
     """
-    return _parse_machine(definition, query_language or "JSONPath", "")
+    try:
+        return _parse_machine(definition, query_language or "JSONPath", "")
+    except RecursionError:
+        raise AslSyntaxError(f"/: the definition is nested too deeply (at most {MAX_NESTING} levels)") from None
 
 
 def _fail(location: str, message: str) -> AslSyntaxError:
@@ -373,6 +381,8 @@ def json_type(value: Any) -> str:
 
 
 def _parse_machine(definition: Any, inherited: QueryLanguage, location: str) -> StateMachine:
+    if location.count("/States/") > MAX_NESTING:
+        raise _fail(location, f"the definition is nested too deeply (at most {MAX_NESTING} levels of Parallel/Map)")
     raw = _obj(definition, location)
     language = raw.get("QueryLanguage", inherited)
     if language not in ("JSONPath", "JSONata"):

@@ -1,0 +1,187 @@
+"""`syncline asl validate|run|test`: the ASL engine on local files, without a server.
+
+    syncline asl validate FILE...
+    syncline asl run FILE [--input JSON|@FILE] [--functions module.py] [--history]
+    syncline asl test PATH... [--functions module.py] [--json]
+
+`run` and `test` use the in-memory driver on a virtual clock (local.py): Waits, retries and
+timeouts complete at once while timestamps advance as if real. Exit codes: 0 success, 1 a
+definition error / failed execution / failed case, 2 bad usage (unreadable file, bad JSON).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import inspect
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable, Sequence, TextIO
+
+from .errors import AslSyntaxError
+from .interpreter import ExecutionConfig
+from .local import LocalDriver
+from .model import parse_state_machine
+from .testing import load_cases, run_case
+from .validate import format_diagnostics, has_errors, validate_definition
+
+
+class UsageError(Exception):
+    """Bad command-line input: the message says what to fix."""
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="syncline asl", description="Amazon States Language engine")
+    sub = parser.add_subparsers(dest="command", required=True)
+    validate = sub.add_parser("validate", help="validate definitions; exit 1 on any error")
+    validate.add_argument("files", nargs="+", type=Path)
+    run = sub.add_parser("run", help="run a definition locally on a virtual clock")
+    run.add_argument("file", type=Path)
+    run.add_argument("--input", default="{}", help="execution input: JSON text, or @FILE")
+    run.add_argument("--functions", type=Path, help="a Python file whose functions serve Lambda ARNs")
+    run.add_argument("--history", action="store_true", help="include the execution history")
+    test = sub.add_parser("test", help="run test case files (definition, input, expected)")
+    test.add_argument("paths", nargs="+", type=Path)
+    test.add_argument("--functions", type=Path, help="a Python file whose functions serve Lambda ARNs")
+    test.add_argument("--json", action="store_true", help="one JSON object per case per line")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None, stderr: TextIO | None = None) -> int:
+    """Run `syncline asl ...`.
+
+    Args:
+        argv: the arguments after `asl` (default sys.argv[1:]).
+
+    Returns:
+        The exit code.
+    """
+    out = stdout or sys.stdout
+    err = stderr or sys.stderr
+    args = _parser().parse_args(list(sys.argv[1:] if argv is None else argv))
+    try:
+        if args.command == "validate":
+            return _validate(args.files, out)
+        if args.command == "run":
+            return _run(args, out)
+        return _test(args, out, err)
+    except UsageError as exc:
+        print(f"syncline asl: {exc}", file=err)
+        return 2
+
+
+def _read_json(path: Path, what: str) -> Any:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"cannot read {what} {path}: {exc.strerror or exc}") from exc
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        raise UsageError(f"{what} {path} is not valid JSON: {exc}") from exc
+
+
+def _validate(files: list[Path], out: TextIO) -> int:
+    failed = False
+    for path in files:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise UsageError(f"cannot read definition {path}: {exc.strerror or exc}") from exc
+        diagnostics = validate_definition(text)
+        print(format_diagnostics(diagnostics, source=str(path)), file=out)
+        failed = failed or has_errors(diagnostics)
+    return 1 if failed else 0
+
+
+def load_functions(path: Path | None) -> dict[str, Callable[[Any], Any]]:
+    """The public functions of a Python file, by name (they serve `...:function:NAME`)."""
+    if path is None:
+        return {}
+    if not path.is_file():
+        raise UsageError(f"--functions {path}: no such file")
+    spec = importlib.util.spec_from_file_location(f"_syncline_asl_functions_{path.stem}", path)
+    if spec is None or spec.loader is None:
+        raise UsageError(f"--functions {path}: not a Python module")
+    module = importlib.util.module_from_spec(spec)
+    try:
+        spec.loader.exec_module(module)
+    except Exception as exc:  # the user's module failed to import: report it, do not crash
+        raise UsageError(f"--functions {path}: importing it failed: {type(exc).__name__}: {exc}") from exc
+    return {
+        name: value
+        for name, value in vars(module).items()
+        if not name.startswith("_") and inspect.isfunction(value) and value.__module__ == module.__name__
+    }
+
+
+def _run(args: argparse.Namespace, out: TextIO) -> int:
+    definition = _read_json(args.file, "definition")
+    diagnostics = validate_definition(definition)
+    if has_errors(diagnostics):
+        print(format_diagnostics(diagnostics, source=str(args.file)), file=out)
+        return 1
+    text = args.input
+    if text.startswith("@"):
+        input_value = _read_json(Path(text[1:]), "input")
+    else:
+        try:
+            input_value = json.loads(text)
+        except ValueError as exc:
+            raise UsageError(f"--input is not valid JSON: {exc}") from exc
+    try:
+        machine = parse_state_machine(definition)
+    except AslSyntaxError as exc:
+        print(json.dumps({"status": "FAILED", "error": "States.Runtime", "cause": str(exc)}), file=out)
+        return 1
+    # The CLI is an adapter: it may read the wall clock to start the virtual one.
+    driver = LocalDriver(load_functions(args.functions), start_ms=int(time.time() * 1000))
+    name = args.file.stem or "local"
+    result = driver.run(
+        machine,
+        input_value,
+        ExecutionConfig(
+            name="local-execution",
+            state_machine_name=name,
+            state_machine_arn=f"arn:aws:states:us-east-1:123456789012:stateMachine:{name}",
+            execution_arn=f"arn:aws:states:us-east-1:123456789012:execution:{name}:local-execution",
+        ),
+    )
+    report: dict[str, Any] = result.formatted()
+    if args.history:
+        report["history"] = driver.history
+    print(json.dumps(report, ensure_ascii=False), file=out)
+    return 0 if result.status == "SUCCEEDED" else 1
+
+
+def _test(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    functions = load_functions(args.functions)
+    try:
+        cases = load_cases(list(args.paths))
+    except (OSError, ValueError) as exc:
+        raise UsageError(str(exc)) from exc
+    passed = failed = 0
+    for path, case in cases:
+        try:
+            result = run_case(case, functions, name=str(case.get("name") or path.stem))
+        except ValueError as exc:
+            raise UsageError(f"{path}: {exc}") from exc
+        if result.passed:
+            passed += 1
+        else:
+            failed += 1
+        if args.json:
+            print(json.dumps(result.formatted(), ensure_ascii=False), file=out)
+        elif result.passed:
+            print(f"PASS {result.name}", file=out)
+        else:
+            print(f"FAIL {result.name}: {result.reason}", file=out)
+    summary = f"{passed} passed, {failed} failed"
+    print(summary, file=err if args.json else out)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
