@@ -32,6 +32,10 @@ STATES_HEARTBEAT_TIMEOUT: Final = "States.HeartbeatTimeout"
 STATES_TASK_FAILED: Final = "States.TaskFailed"
 STATES_PERMISSIONS: Final = "States.Permissions"
 STATES_RESULT_PATH_MATCH_FAILURE: Final = "States.ResultPathMatchFailure"
+# Not in the ASL spec's list, but what AWS raises when a Reference Path (ResultPath, ItemsPath)
+# cannot be applied: 'Unable to apply step "objects" to input {...}' (seen in published AWS
+# execution failures; the spec's States.ResultPathMatchFailure is not what AWS reports).
+STATES_REFERENCE_PATH_CONFLICT: Final = "States.ReferencePathConflict"
 STATES_PARAMETER_PATH_FAILURE: Final = "States.ParameterPathFailure"
 STATES_QUERY_EVALUATION_ERROR: Final = "States.QueryEvaluationError"
 STATES_BRANCH_FAILED: Final = "States.BranchFailed"

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final, Literal, Mapping, Union
 
 from .errors import (
-    STATES_RESULT_PATH_MATCH_FAILURE,
+    STATES_REFERENCE_PATH_CONFLICT,
     STATES_RUNTIME,
     AslError,
     AslSyntaxError,
@@ -39,6 +39,7 @@ __all__ = [
     "parse_reference_path",
     "resolve",
     "select",
+    "select_reference",
     "set_path",
 ]
 
@@ -1004,6 +1005,52 @@ def _compact(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
+def _conflict(step: Segment, data: Any) -> AslError:
+    name = step.name if isinstance(step, Field) else str(step.index) if isinstance(step, Index) else "?"
+    return AslError(
+        STATES_REFERENCE_PATH_CONFLICT, f'Unable to apply step "{name}" to input {_compact(data)}'
+    )
+
+
+def _as_reference(reference_path: Path | str) -> Path:
+    path = (
+        parse_reference_path(reference_path)
+        if isinstance(reference_path, str)
+        else reference_path
+    )
+    if not path.is_reference:
+        raise AslSyntaxError(f"Invalid Reference Path '{path.text}'")
+    return path
+
+
+def select_reference(reference_path: Path | str, data: Any) -> Any:
+    """Read a Reference Path the way AWS reads ItemsPath: a missing or non-object step fails
+    with States.ReferencePathConflict, 'Unable to apply step "objects" to input {...}'
+    (published AWS failures of `ItemsPath: $.discovery.objects` and `$.jobs`), where InputPath
+    and OutputPath (use `select`) say "Invalid path ... No results for path".
+
+    Raises:
+        AslSyntaxError: not a Reference Path.
+        AslError: States.ReferencePathConflict.
+    """
+    path = _as_reference(reference_path)
+    node = data
+    for seg in path.segments:
+        if isinstance(seg, Field):
+            if not isinstance(node, dict) or seg.name not in node:
+                raise _conflict(seg, data)
+            node = node[seg.name]
+        else:
+            assert isinstance(seg, Index)
+            if not isinstance(node, list):
+                raise _conflict(seg, data)
+            idx = seg.index + len(node) if seg.index < 0 else seg.index
+            if not 0 <= idx < len(node):
+                raise _conflict(seg, data)
+            node = node[idx]
+    return node
+
+
 def set_path(data: Any, reference_path: Path | str | None, value: Any) -> Any:
     """Write `value` into `data` at a Reference Path, as ResultPath does; `data` is not mutated.
 
@@ -1021,44 +1068,33 @@ def set_path(data: Any, reference_path: Path | str | None, value: Any) -> Any:
 
     Raises:
         AslSyntaxError: not a Reference Path.
-        AslError: States.ResultPathMatchFailure when the path crosses a non-object, as AWS:
-            "Unable to apply ReferencePath $.a.b to input \"text\"".
+        AslError: States.ReferencePathConflict when the path crosses a non-object, as AWS
+            reports it: 'Unable to apply step "b" to input {"a":1}' (the spec names
+            States.ResultPathMatchFailure, which AWS does not raise here).
     """
     if reference_path is None:
         return data
-    path = (
-        parse_reference_path(reference_path)
-        if isinstance(reference_path, str)
-        else reference_path
-    )
-    if not path.is_reference:
-        raise AslSyntaxError(f"Invalid Reference Path '{path.text}'")
+    path = _as_reference(reference_path)
     if not path.segments:
         return value
-
-    def fail() -> AslError:
-        return AslError(
-            STATES_RESULT_PATH_MATCH_FAILURE,
-            f"Unable to apply ReferencePath {path.text} to input {_compact(data)}",
-        )
 
     def put(node: Any, i: int) -> Any:
         seg = path.segments[i]
         last = i == len(path.segments) - 1
         if isinstance(seg, Field):
-            if node is None or node is UNDEFINED:
+            if node is UNDEFINED:  # missing: create it; a JSON null is a value, not an object
                 node = {}
             if not isinstance(node, dict):
-                raise fail()
+                raise _conflict(seg, data)
             new = dict(node)
             new[seg.name] = value if last else put(node.get(seg.name, UNDEFINED), i + 1)
             return new
         assert isinstance(seg, Index)
         if not isinstance(node, list):
-            raise fail()
+            raise _conflict(seg, data)
         idx = seg.index + len(node) if seg.index < 0 else seg.index
         if not 0 <= idx < len(node):
-            raise fail()
+            raise _conflict(seg, data)
         new_list = list(node)
         new_list[idx] = value if last else put(node[idx], i + 1)
         return new_list

@@ -16,6 +16,7 @@ from server.workflows.asl.jsonpath import (
     parse_reference_path,
     resolve,
     select,
+    select_reference,
     set_path,
 )
 
@@ -153,7 +154,6 @@ def test_definiteness() -> None:
         ({"a": {"keep": 1}}, "$.a.new", 2, {"a": {"keep": 1, "new": 2}}),
         ({"a": [1, 2, 3]}, "$.a[1]", 9, {"a": [1, 9, 3]}),
         ({"a": [{"b": 1}]}, "$.a[0].c", 2, {"a": [{"b": 1, "c": 2}]}),
-        ({"a": None}, "$.a.b", 1, {"a": {"b": 1}}),
         ("scalar", "$", 1, 1),
         ({"a": 1}, None, 5, {"a": 1}),
     ],
@@ -169,13 +169,39 @@ def test_set_path_does_not_mutate_input() -> None:
 
 
 @pytest.mark.parametrize(
-    ("data", "path"), [("text", "$.a"), ({"a": 1}, "$.a.b"), ({"a": [1]}, "$.a[3]"), ({"a": {}}, "$.a[0]")]
+    ("data", "path", "step"),
+    [
+        ("text", "$.a", "a"),
+        ({"a": 1}, "$.a.b", "b"),
+        ({"a": None}, "$.a.b", "b"),
+        ({"a": [1]}, "$.a[3]", "3"),
+        ({"a": {}}, "$.a[0]", "0"),
+        ([{"messageId": "m"}], "$.x", "x"),
+    ],
 )
-def test_set_path_into_non_object_fails(data: Any, path: str) -> None:
+def test_set_path_into_non_object_fails(data: Any, path: str, step: str) -> None:
+    """AWS reports these as States.ReferencePathConflict (published failures, e.g. a ResultPath
+    write on an array input), with the whole input as compact JSON."""
     with pytest.raises(AslError) as info:
         set_path(data, path, 1)
-    assert info.value.error == "States.ResultPathMatchFailure"
-    assert info.value.cause.startswith(f"Unable to apply ReferencePath {path} to input ")
+    assert info.value.error == "States.ReferencePathConflict"
+    assert info.value.cause.startswith(f'Unable to apply step "{step}" to input ')
+
+
+def test_select_reference_reads_like_items_path() -> None:
+    data = {"discovery": {"statusCode": 500, "body": "..."}, "list": [[1], [2]]}
+    assert select_reference("$.list[1]", data) == [2]
+    assert select_reference("$", data) is data
+    with pytest.raises(AslError) as info:
+        select_reference("$.discovery.objects", data)
+    # published AWS failure of `ItemsPath: $.discovery.objects`
+    assert info.value.error == "States.ReferencePathConflict"
+    assert info.value.cause == (
+        'Unable to apply step "objects" to input {"discovery":{"statusCode":500,"body":"..."},'
+        '"list":[[1],[2]]}'
+    )
+    with pytest.raises(AslError, match='step "9"'):
+        select_reference("$.list[9]", data)
 
 
 @pytest.mark.parametrize("text", ["$.a[*]", "$..a", "$$.Execution", "$var.x", "$.a[?(@.x)]", "$.a[0:1]"])
@@ -234,12 +260,13 @@ _json = st.recursive(
     _json,
 )
 def test_set_then_select_round_trips(data: Any, steps: list[str | int], value: Any) -> None:
-    """Invariant: after set_path(data, p, v) succeeds, select(p) gives v back; on failure the
-    error is States.ResultPathMatchFailure."""
+    """Invariant: after set_path(data, p, v) succeeds, select(p) and select_reference(p) give v
+    back; on failure the error is States.ReferencePathConflict."""
     text = "$" + "".join(f"['{s}']" if isinstance(s, str) else f"[{s}]" for s in steps)
     try:
         new = set_path(data, text, value)
     except AslError as exc:
-        assert exc.error == "States.ResultPathMatchFailure"
+        assert exc.error == "States.ReferencePathConflict"
         return
     assert select(text, new) == value
+    assert select_reference(text, new) == value
