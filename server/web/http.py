@@ -24,6 +24,7 @@ from aiohttp import web
 from graphql import (
     DocumentNode,
     ExecutionResult,
+    FragmentDefinitionNode,
     GraphQLError,
     GraphQLSchema,
     OperationDefinitionNode,
@@ -38,7 +39,7 @@ from server.auth.identity import Identity
 from server.context import RequestContext
 from server.errors import BadRequest, Unauthorized
 from server.store.base import Store
-from server.web.limits import cost_rule, depth_rule
+from server.web.limits import check_cost, depth_rule, fragments_of
 
 log = logging.getLogger("syncline.http")
 
@@ -78,6 +79,7 @@ class HttpLimits:
 class _Prepared:
     document: DocumentNode
     errors: list[GraphQLError]
+    fragments: dict[str, FragmentDefinitionNode]
 
 
 class GraphQLHttpHandler:
@@ -227,9 +229,9 @@ class GraphQLHttpHandler:
                     operation=operation,
                     headers={"Retry-After": str(max(1, round(retry_after)))},
                 )
-        cost_errors = validate(self._schema, prepared.document, [cost_rule(self._limits.max_query_cost, variables or {})])
-        if cost_errors:
-            return self._finish(request, started, "invalid", 400, {"errors": [self._format(e) for e in cost_errors]})
+        cost_error = check_cost(operation, prepared.fragments, variables or {}, self._limits.max_query_cost)
+        if cost_error is not None:
+            return self._finish(request, started, "invalid", 400, {"errors": [self._format(cost_error)]})
 
         try:
             client_id, seq = _mutation_id(extensions)
@@ -270,12 +272,12 @@ class GraphQLHttpHandler:
         try:
             document = parse(query)
         except GraphQLError as exc:
-            prepared = _Prepared(DocumentNode(definitions=()), [exc])
+            prepared = _Prepared(DocumentNode(definitions=()), [exc], {})
         else:
             errors = validate(self._schema, document)
             if not errors:
                 errors = validate(self._schema, document, self._extra_rules)
-            prepared = _Prepared(document, list(errors))
+            prepared = _Prepared(document, list(errors), fragments_of(document))
         self._cache[query] = prepared
         if len(self._cache) > self._limits.document_cache_size:
             self._cache.popitem(last=False)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 from graphql import (
+    DocumentNode,
     FieldNode,
     FragmentDefinitionNode,
     FragmentSpreadNode,
@@ -82,7 +83,7 @@ def _cost(
 
 
 def _fragments(context: ValidationContext) -> dict[str, FragmentDefinitionNode]:
-    return {d.name.value: d for d in context.document.definitions if isinstance(d, FragmentDefinitionNode)}
+    return fragments_of(context.document)
 
 
 def depth_rule(max_depth: int) -> type[ValidationRule]:
@@ -99,15 +100,22 @@ def depth_rule(max_depth: int) -> type[ValidationRule]:
     return DepthLimit
 
 
-def cost_rule(max_cost: int, variables: Mapping[str, Any]) -> type[ValidationRule]:
-    class CostLimit(ValidationRule):
-        def enter_operation_definition(self, node: OperationDefinitionNode, *_: Any) -> None:
-            cost = _cost(node.selection_set, _fragments(self.context), variables, frozenset())
-            if cost > max_cost:
-                message = (
-                    f"query cost {cost} exceeds the limit of {max_cost}; request smaller pages "
-                    "(`limit`) or fewer fields, or raise [server].max_query_cost"
-                )
-                self.report_error(GraphQLError(message, node, original_error=LimitExceeded(message)))
+def check_cost(
+    operation: OperationDefinitionNode,
+    fragments: Mapping[str, FragmentDefinitionNode],
+    variables: Mapping[str, Any],
+    max_cost: int,
+) -> GraphQLError | None:
+    """The cost check on a hot path: a plain AST walk, no validation machinery."""
+    cost = _cost(operation.selection_set, fragments, variables, frozenset())
+    if cost <= max_cost:
+        return None
+    message = (
+        f"query cost {cost} exceeds the limit of {max_cost}; request smaller pages "
+        "(`limit`) or fewer fields, or raise [server].max_query_cost"
+    )
+    return GraphQLError(message, operation, original_error=LimitExceeded(message))
 
-    return CostLimit
+
+def fragments_of(document: DocumentNode) -> dict[str, FragmentDefinitionNode]:
+    return {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
