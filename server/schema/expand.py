@@ -330,6 +330,8 @@ class _Expander:
         self.model_nodes: list[ObjectTypeDefinitionNode] = []
         self.root_defined: set[str] = set()
         self.roots = {"query": "Query", "mutation": "Mutation", "subscription": "Subscription"}
+        self.has_schema_definition = False
+        self.explicit_roots: set[str] = set()
         self.generated_inputs: dict[str, str] = {}  # non-model object type → its <T>Input name
         self.extra_sdl: list[str] = []
 
@@ -345,8 +347,10 @@ class _Expander:
                     continue
                 self.scalars.add(d.name.value)
             elif isinstance(d, (SchemaDefinitionNode, SchemaExtensionNode)):
-                for op in d.operation_types:
+                self.has_schema_definition = True
+                for op in d.operation_types or ():
                     self.roots[op.operation.value] = op.type.name.value
+                    self.explicit_roots.add(op.operation.value)
             elif isinstance(d, ObjectTypeDefinitionNode):
                 self.objects[d.name.value] = d
                 if _directive(d, "model") is not None:
@@ -748,14 +752,14 @@ def expand(sdl: str, *, model_settings: Mapping[str, Mapping[str, Any]] | None =
     _check_clashes(doc, ex.roots, {"query": query_fields, "mutation": mutation_fields, "subscription": subscription_fields})
     parts.extend(ex.extra_sdl)
     parts.extend(print_ast(d) + "\n" for d in ex.kept)
-    for root, fields in (
-        (ex.roots["query"], query_fields),
-        (ex.roots["mutation"], mutation_fields),
-        (ex.roots["subscription"], subscription_fields),
-    ):
+    for op, fields in (("query", query_fields), ("mutation", mutation_fields), ("subscription", subscription_fields)):
+        root = ex.roots[op]
         if fields:
             keyword = "extend type" if root in ex.root_defined else "type"
             parts.append(f"{keyword} {root} {{\n" + "\n".join(fields) + "\n}\n")
+            if ex.has_schema_definition and op not in ex.explicit_roots:
+                # `schema { query: Q }` lists its roots; the generated ones must join them.
+                parts.append(f"extend schema {{ {op}: {root} }}\n")
     if ex.roots["query"] not in ex.root_defined and not query_fields:
         raise ConfigError("schema.graphql: no Query type and no @model type; declare at least one of them")
 

@@ -354,13 +354,14 @@ def _http_resolver(binding: HttpResolver, where: str) -> Resolver:
         except (TypeError, ValueError) as exc:
             raise DataSourceError(f"{label}: the event cannot be encoded as JSON: {exc}") from exc
         headers = {"content-type": "application/json", **binding.headers}
-        timeout = aiohttp.ClientTimeout(total=binding.timeout)
         try:
-            async with aiohttp.ClientSession(timeout=timeout) as session:
-                async with session.request(binding.method, binding.url, data=body, headers=headers) as resp:
-                    status = resp.status
-                    text = await resp.text(errors="replace")
-        except asyncio.TimeoutError as exc:
+            # Our timeout, applied here in the adapter; aiohttp's own is switched off.
+            async with asyncio.timeout(binding.timeout):
+                async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=None)) as session:
+                    async with session.request(binding.method, binding.url, data=body, headers=headers) as resp:
+                        status = resp.status
+                        text = await resp.text(errors="replace")
+        except TimeoutError as exc:
             raise DataSourceTimeout(f"{label} did not answer within {binding.timeout:g} s") from exc
         except aiohttp.ClientError as exc:
             raise DataSourceError(f"{label} could not be reached: {type(exc).__name__}: {exc}") from exc

@@ -252,6 +252,19 @@ def test_custom_root_type_names_and_extend_type() -> None:
     assert bundle.schema.mutation_type is not None and "createItem" in bundle.schema.mutation_type.fields
 
 
+def test_schema_definition_without_mutation_root_still_gets_generated_roots() -> None:
+    bundle = build_schema("schema { query: Root }\ntype Root { ping: String }\ntype Item @model { name: String }")
+    assert bundle.schema.mutation_type is not None and "createItem" in bundle.schema.mutation_type.fields
+    assert bundle.schema.subscription_type is not None and "onCreateItem" in bundle.schema.subscription_type.fields
+
+
+def test_extend_type_adds_computed_fields_that_are_not_stored() -> None:
+    bundle = build_schema("type Todo @model { title: String }\nextend type Todo { shout: String }")
+    assert bundle.model("Todo").field_names == ("title",)  # type: ignore[union-attr]
+    assert "shout" in bundle.schema.get_type("Todo").fields  # type: ignore[union-attr]
+    assert "shout" not in bundle.schema.get_type("CreateTodoInput").fields  # type: ignore[union-attr]
+
+
 def test_pasted_amplify_schema_with_explicit_timestamps_and_aws_directives() -> None:
     bundle = build_schema(
         "type Todo @model @aws_api_key @aws_cognito_user_pools(cognito_groups: [\"admin\"]) {\n"

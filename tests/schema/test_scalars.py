@@ -156,3 +156,47 @@ def test_output_values_are_checked_too() -> None:
     schema = make_executable_schema(SCALARS_SDL + "type Query { bad: AWSDate }", query, *AWS_SCALARS)
     result = graphql_sync(schema, "{ bad }")
     assert result.data == {"bad": None} and result.errors and "AWSDate" in result.errors[0].message
+
+
+# --------------------------------------------------------------------------- properties
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+from graphql import GraphQLError  # noqa: E402
+
+from server.schema import scalars as sc  # noqa: E402
+
+PARSERS = [
+    sc.parse_aws_date, sc.parse_aws_time, sc.parse_aws_date_time, sc.parse_aws_timestamp, sc.parse_aws_email,
+    sc.parse_aws_json, sc.parse_aws_url, sc.parse_aws_phone, sc.parse_aws_ip_address,
+]
+ANY_VALUE = st.one_of(
+    st.text(max_size=40), st.integers(), st.floats(allow_nan=True), st.booleans(), st.none(),
+    st.lists(st.integers(), max_size=3), st.dictionaries(st.text(max_size=3), st.integers(), max_size=2),
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(value=ANY_VALUE, which=st.integers(min_value=0, max_value=len(PARSERS) - 1))
+def test_any_value_parses_or_raises_a_graphql_error(value: Any, which: int) -> None:
+    """Invariant: every scalar parser either accepts a value or raises GraphQLError (never another exception)."""
+    try:
+        PARSERS[which](value)
+    except GraphQLError:
+        pass
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.datetimes(timezones=st.timezones()))
+def test_aware_datetimes_in_iso_form_are_valid_aws_date_times(value: Any) -> None:
+    """Invariant: Python's ISO form of any aware datetime (year >= 1) is a valid AWSDateTime, and so is its date."""
+    text = value.isoformat()
+    assert sc.parse_aws_date_time(text) == text
+    assert sc.parse_aws_date(value.date().isoformat())
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.integers(min_value=sc.INT64_MIN, max_value=sc.INT64_MAX))
+def test_every_int64_is_an_aws_timestamp(value: int) -> None:
+    """Invariant: AWSTimestamp accepts exactly the signed 64-bit range."""
+    assert sc.parse_aws_timestamp(value) == value
