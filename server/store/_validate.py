@@ -120,6 +120,10 @@ class InputValidator:
             raise self._fail(op, f"the input takes only 'id' and '_version', not {', '.join(fields)}")
         return item_id, version, fields
 
+    def known(self, fields: Mapping[str, Any]) -> dict[str, Any]:
+        """`fields` without keys the schema no longer declares (left by a migration)."""
+        return {k: v for k, v in fields.items() if k in self._fields}
+
     def check_item(self, item: Mapping[str, Any], origin: str) -> dict[str, Any]:
         """Validates a whole item produced by a conflict resolution; returns its user fields."""
         fields: dict[str, Any] = {}
@@ -128,6 +132,8 @@ class InputValidator:
                 continue
             check = self._checks.get(key)
             if check is None:
+                if value is None:
+                    continue  # a field the schema dropped (migrate allows it only when null)
                 raise BadRequest(f"{origin}: {self.spec.name} has no field '{key}'")
             if value is not None and not check(value):
                 raise BadRequest(f"{origin}: '{key}' must be {self._fields[key].describe()}, got {_show(value)}")

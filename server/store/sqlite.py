@@ -77,7 +77,6 @@ from server.sync.conflict import (
     check_decision,
     outcome_name,
     resolve_builtin,
-    user_fields,
 )
 from server.sync.cursor import CursorCodec, query_hash
 
@@ -752,7 +751,7 @@ class SQLiteStore:
                 )
             if isinstance(decision, Remove):
                 op = "delete"
-                fields = user_fields(server)
+                fields = validator.known(server)
             else:
                 op = "update"
                 try:
@@ -761,9 +760,9 @@ class SQLiteStore:
                     w.conflict["outcome"] = "INVALID_RESOLUTION"
                     raise
         elif w.op == "update":
-            fields = {**user_fields(server), **fields}
+            fields = {**validator.known(server), **fields}
         else:
-            fields = user_fields(server)
+            fields = validator.known(server)
         if deleted and op == "delete" and w.conflict is None:  # pragma: no cover - deleted implies conflict
             raise ConflictUnhandled(f"{name} {item_id!r} is already deleted", data=server)
         stamp = self._next_stamp()
