@@ -194,21 +194,29 @@ Segment = Union[Field, Fields, Index, Indexes, Slice, Wildcard, Filter, Descenda
 
 @dataclass(frozen=True, slots=True)
 class Path:
-    """A parsed path. `root` says where it reads from; `variable` names the variable if any."""
+    """A parsed path. `root` says where it reads from; `variable` names the variable if any.
+
+    `definite` (Jayway: only fields and indexes, so at most one node; a trailing `['a','b']`
+    is definite too, it merges those properties into one object) and `simple` (only single
+    fields and indexes: the fast path applies) are computed once, at construction.
+    """
 
     text: str
     root: RootKind
     segments: tuple[Segment, ...]
     variable: str | None = None
+    definite: bool = field(init=False, repr=False, compare=False)
+    simple: bool = field(init=False, repr=False, compare=False)
 
-    @property
-    def definite(self) -> bool:
-        """Jayway: a path with only fields and indexes selects at most one node (a trailing
-        `['a','b']` is definite too: it merges those properties into one object)."""
+    def __post_init__(self) -> None:
         last = len(self.segments) - 1
-        return all(
+        definite = all(
             s.definite or (i == last and isinstance(s, Fields))
             for i, s in enumerate(self.segments)
+        )
+        object.__setattr__(self, "definite", definite)
+        object.__setattr__(
+            self, "simple", all(isinstance(s, (Field, Index)) for s in self.segments)
         )
 
     @property
@@ -821,8 +829,33 @@ class _Evaluation:
         self.hits.extend(sub.hits)
 
 
+def _fast_definite(segments: tuple[Segment, ...], root: Any) -> Any:
+    """The common case (fields and indexes, all present) without building hit lists;
+    UNDEFINED sends the caller to the full walk, which words the error."""
+    node = root
+    for seg in segments:
+        if isinstance(seg, Field):
+            if not isinstance(node, dict) or seg.name not in node:
+                return UNDEFINED
+            node = node[seg.name]
+        elif isinstance(seg, Index):
+            if not isinstance(node, list):
+                return UNDEFINED
+            idx = seg.index + len(node) if seg.index < 0 else seg.index
+            if not 0 <= idx < len(node):
+                return UNDEFINED
+            node = node[idx]
+        else:
+            return UNDEFINED
+    return node
+
+
 def _evaluate(path: Path, root: Any, *, text: str | None = None) -> Any:
     """Select with Jayway semantics; definite → the value, indefinite → a list."""
+    if path.simple:
+        found = _fast_definite(path.segments, root)
+        if found is not UNDEFINED:
+            return found
     shown = path.text if text is None else text
     segments = path.segments
     function: Function | None = None
