@@ -50,6 +50,8 @@ from server.errors import ConfigError, Unauthorized
 log = logging.getLogger("syncline.auth")
 
 CLIENT_MODES: tuple[AuthMode, ...] = tuple(m for m in get_args(AuthMode) if m != "SYSTEM")
+MAX_CREDENTIAL_BYTES = 16_384
+"""No credential of any mode is longer; bigger ones are refused before any parsing."""
 _JWT_RE = re.compile(r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$")
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
 _UNIT_S = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86_400.0}
@@ -399,6 +401,8 @@ class Authenticator:
             auth = h.get("authorization", "").strip()
             if not auth:
                 raise Unauthorized("no credentials: send an x-api-key or an Authorization header")
+            if len(auth) > MAX_CREDENTIAL_BYTES:
+                raise Unauthorized(f"Authorization header is longer than {MAX_CREDENTIAL_BYTES} bytes")
             if auth.startswith("AWS4-"):
                 mode = "AWS_IAM"
                 return self._iam(h, method, path, query, body, source_ip)

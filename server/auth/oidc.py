@@ -204,7 +204,14 @@ class JwtVerifier:
                 return self._keys[kid]
             floor_ok = self._fetched_at is None or now - self._fetched_at >= self.config.refetch_interval_s
             if floor_ok:
-                await self._fetch()
+                try:
+                    await self._fetch()
+                except Unauthorized as exc:
+                    if kid not in self._keys:
+                        raise
+                    # The issuer is down but we know this key: keep serving with it rather
+                    # than locking every user out; the next refresh is after the floor.
+                    log.warning("JWKS refresh failed, using cached keys: %s", exc.message)
         if kid not in self._keys:
             if not floor_ok:
                 raise Unauthorized(

@@ -113,6 +113,7 @@ ATTACKS = [
     Attack("unknown kid", jwt_attack(lambda w: w.signer.token(kid="not-a-kid")), "unknown kid"),
     Attack("tampered payload", jwt_attack(tampered), "Signature verification failed"),
     Attack("token signed by another key", jwt_attack(lambda w: w.signer.token(key=rsa_key())), "Signature verification failed"),
+    Attack("huge opaque header", lambda w: ({"Authorization": "custom-ok" + "x" * 20000}, {}, "custom-ok" + "x" * 20000), "longer than 16384"),
     Attack("oversized token", jwt_attack(lambda w: w.signer.token(pad="x" * 9000)), "more than the 8192 allowed"),
     Attack("SigV4 wrong payload hash", iam_attack(wrong_payload_hash), "does not match the body"),
     Attack("SigV4 host not signed", iam_attack(drop_host), "must include host"),

@@ -159,3 +159,17 @@ async def test_explicit_hmac_secret_works_only_for_hs_tokens(signer: Signer) -> 
     assert (await v.verify(tok)).username == "alice"
     with pytest.raises(Unauthorized, match="not allowed"):
         await v.verify(signer.token())
+
+
+async def test_issuer_outage_keeps_known_keys_working(signer: Signer, jwks_server, clock) -> None:
+    v = JwtVerifier(url_config(jwks_server.url, jwks_ttl_s=60), clock=clock)
+    try:
+        await v.verify(signer.token(sub="a"))
+        v.config = url_config("http://127.0.0.1:9/down", jwks_ttl_s=60, fetch_timeout_s=2)
+        clock.now += 61  # keys are stale; the refresh fails; the known kid still verifies
+        assert (await v.verify(signer.token(sub="b"))).sub == "b"
+        with pytest.raises(Unauthorized, match="JWKS fetch"):
+            clock.now += 61
+            await v.verify(signer.token(kid="new-kid"))
+    finally:
+        await v.close()
