@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from ariadne import EnumType, make_executable_schema
-from graphql import GraphQLError, GraphQLObjectType, GraphQLSchema
+from graphql import GraphQLError, GraphQLObjectType, GraphQLSchema, get_named_type
 
 from server.errors import ConfigError
 from server.models import ModelSpec
@@ -82,6 +82,7 @@ def build_schema(
         schema = make_executable_schema(ex.sdl, *AWS_SCALARS, _ATTRIBUTE_TYPES)
     except (GraphQLError, TypeError, ValueError) as exc:
         raise ConfigError(f"schema.graphql: {_schema_message(exc)}") from exc
+    _check_subscriptions(schema, ex)
     _bind_models(schema, ex)
     for key, binding in (resolvers or {}).items():
         _bind_user(schema, ex, key, binding)
@@ -99,6 +100,30 @@ def _root(schema: GraphQLSchema, name: str) -> GraphQLObjectType:
     t = schema.get_type(name)
     assert isinstance(t, GraphQLObjectType), name
     return t
+
+
+def _check_subscriptions(schema: GraphQLSchema, ex: Expansion) -> None:
+    """`@aws_subscribe(mutations: [...])` must name mutations returning the subscription's type.
+
+    AppSync delivers the mutation's result as the subscription's payload, so it refuses a
+    schema where the two types differ; so do we, at start rather than at delivery.
+    """
+    sub_type = schema.subscription_type
+    mut_type = schema.mutation_type
+    for sub_name, mutations in ex.subscribe_to.items():
+        if sub_type is None or sub_name not in sub_type.fields:
+            continue
+        sub_returns = get_named_type(sub_type.fields[sub_name].type)
+        for m in mutations:
+            where = f"{ex.subscription}.{sub_name}: @aws_subscribe(mutations: [...]) names {m!r}"
+            if mut_type is None or m not in mut_type.fields:
+                raise ConfigError(f"{where}, but {ex.mutation} has no such field")
+            mut_returns = get_named_type(mut_type.fields[m].type)
+            if mut_returns is not sub_returns:
+                raise ConfigError(
+                    f"{where}, which returns {mut_returns.name}; the subscription returns {sub_returns.name} "
+                    "(they must return the same type)"
+                )
 
 
 def _bind_models(schema: GraphQLSchema, ex: Expansion) -> None:
