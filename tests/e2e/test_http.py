@@ -320,3 +320,36 @@ async def test_variables_that_do_not_coerce_are_a_request_error(todo: Served) ->
     q = json.dumps({"query": LIST, "variables": {"limit": "ten"}})
     status, _, body = await post(todo, q, {"Content-Type": "application/json", "Accept": "application/graphql-response+json"})
     assert status == 400 and "limit" in body["errors"][0]["message"]
+
+
+async def test_custom_conflict_handler_from_resolvers_py(tmp_path: Path) -> None:
+    project = copy_project("todo", tmp_path)
+    (project / "resolvers.py").write_text(
+        (project / "resolvers.py").read_text()
+        + '''
+
+from server.sync.conflict import REJECT, REMOVE, Resolve
+
+
+def resolve_todo(existing, new, arguments, identity):
+    title = new.get("title")
+    if title == "reject me":
+        return REJECT
+    if title == "remove me":
+        return REMOVE
+    return Resolve({**new, "title": existing["title"] + " + " + title})
+'''
+    )
+    toml = project / "syncline.toml"
+    toml.write_text(toml.read_text().replace('conflict = "AUTOMERGE"', 'conflict = "CUSTOM"\nhandler = "resolvers:resolve_todo"'))
+    async for s in serve_project(project):
+        item = await create(s, title="a")
+        await s.client.ok(UPDATE, {"input": {"id": item["id"], "title": "b", "_version": 1}})
+        merged = await s.client.ok(UPDATE, {"input": {"id": item["id"], "title": "c", "_version": 1}})
+        assert merged["updateTodo"]["title"] == "b + c" and merged["updateTodo"]["_version"] == 3
+        body = await s.client.gql(UPDATE, {"input": {"id": item["id"], "title": "reject me", "_version": 1}})
+        assert body["errors"][0]["errorType"] == "ConflictUnhandled" and body["errors"][0]["data"]["title"] == "b + c"
+        await s.client.ok(UPDATE, {"input": {"id": item["id"], "title": "remove me", "_version": 1}})
+        assert (await s.client.ok(GET, {"id": item["id"]}))["getTodo"] is None
+        conflicts, _ = await s.running.syncline.store.conflicts(model="Todo")
+        assert [c.outcome for c in conflicts][:3] == ["REMOVED", "REJECTED", "RESOLVED"]
