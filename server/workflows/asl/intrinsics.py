@@ -402,12 +402,17 @@ def _format(call: Call, args: list[Any]) -> str:
     return "".join(out)
 
 
+def _reject_constant(name: str) -> Any:
+    """Python's json accepts NaN/Infinity; JSON (and AWS) do not."""
+    raise ValueError(f"{name} is not JSON")
+
+
 def _string_to_json(value: Any) -> Any:
     text = _string(value, "argument")
     if not text.strip():
         return None  # recorded: '' and ' ' give null
     try:
-        return json.loads(text)
+        return json.loads(text, parse_constant=_reject_constant)
     except ValueError:
         raise _Failure(f"The argument is not valid JSON: {text}") from None
 

@@ -18,6 +18,7 @@ import hashlib
 import json
 import math
 import random as _random
+import re
 import uuid as _uuid
 from datetime import datetime, timezone
 from typing import Any, Callable, Final, Mapping
@@ -45,6 +46,7 @@ _HASHES: Final[Mapping[str, str]] = {
     "SHA-384": "sha384",
     "SHA-512": "sha512",
 }
+_SIMPLE_PATH: Final = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)((?:\.[A-Za-z_][A-Za-z0-9_]*)*)")
 MAX_RANGE: Final = 1000
 MAX_HASH_INPUT: Final = 10_000
 _SAFE_INT: Final = 2**53
@@ -223,11 +225,15 @@ def _hash(value: Any, algorithm: Any = "SHA-256") -> str:
     return hashlib.new(_HASHES[algorithm], value.encode("utf-8")).hexdigest()
 
 
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
 def _parse(value: Any) -> Any:
     if not isinstance(value, str):
         raise _FunctionError("$parse: the input must be a string")
     try:
-        parsed = json.loads(value)
+        parsed = json.loads(value, parse_constant=_reject_constant)
     except ValueError:
         raise _FunctionError(f"$parse: the input is not valid JSON: {value}") from None
     return _jutils.Utils.NULL_VALUE if parsed is None else parsed
@@ -292,6 +298,35 @@ def _bindings(
 # Evaluation
 
 
+_NOT_SIMPLE: Final = object()
+
+
+def _simple_lookup(
+    text: str, states: Mapping[str, Any], variables: Mapping[str, Any] | None
+) -> Any:
+    """`$states.input.a.b` / `$var.x` through objects only: the same value JSONata gives,
+    without its evaluator (~50x faster). Anything else (arrays on the way, a missing key,
+    functions) returns _NOT_SIMPLE and takes the full path."""
+    m = _SIMPLE_PATH.fullmatch(text)
+    if m is None:
+        return _NOT_SIMPLE
+    name = m.group(1)
+    node: Any
+    if name == "states":
+        node = states
+    elif variables is not None and name in variables:
+        node = variables[name]
+    elif variables is not None and f"${name}" in variables:
+        node = variables[f"${name}"]
+    else:
+        return _NOT_SIMPLE
+    for part in m.group(2).split(".")[1:]:
+        if not isinstance(node, Mapping) or part not in node:
+            return _NOT_SIMPLE
+        node = node[part]
+    return node
+
+
 def evaluate_jsonata(
     expr_text: str,
     *,
@@ -324,6 +359,12 @@ def evaluate_jsonata(
     """
     text = expression_text(expr_text)
     compiled = parse_jsonata(expr_text)
+    found = _simple_lookup(text, states, variables)
+    if found is not _NOT_SIMPLE:
+        try:
+            return _to_json(found)
+        except _Unsupported:
+            pass  # the full evaluator words the error
     bound = _bindings(
         states,
         variables,

@@ -173,6 +173,7 @@ def test_is_intrinsic() -> None:
         ("States.Format('{} {}', 1)", {}, "does not match the number of placeholders"),
         ("States.Format($.t, 1)", {"t": "no slots"}, "does not match"),
         ("States.StringToJson('{bad')", {}, "not valid JSON"),
+        ("States.StringToJson('NaN')", {}, "not valid JSON"),
         ("States.Base64Decode('!!!')", {}, "not valid Base64"),
         ("States.Base64Encode($.s)", {"s": "x" * 10_001}, "at most 10000 characters"),
         ("States.Hash($.s, 'MD5')", {"s": "x" * 10_001}, "at most 10000 characters"),

@@ -112,6 +112,7 @@ def test_integral_numbers_are_ints() -> None:
         ("{% 1 / 0 %}", "threw an error during evaluation. D1001: Number out of range"),
         ("{% $hash('x', 'MD4') %}", "threw an error during evaluation. $hash: the algorithm"),
         ("{% $parse('nope') %}", "threw an error during evaluation. $parse: the input is not valid JSON"),
+        ("{% $parse('Infinity') %}", "threw an error during evaluation. $parse: the input is not valid JSON"),
         ("{% $partition([1], 0) %}", "threw an error during evaluation. $partition"),
         ("{% $range(0, 5000, 1) %}", "threw an error during evaluation. $range"),
     ],
@@ -196,3 +197,36 @@ def test_expression_shaped_text_evaluates_or_fails_cleanly(text: str) -> None:
         ev("{% " + text + " %}", variables={"x": 2})
     except AslError as exc:
         assert exc.error == "States.QueryEvaluationError"
+
+
+_json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-3, 3) | st.floats(-2, 2, allow_nan=False).map(lambda f: round(f, 1)) | st.text("ab", max_size=2),
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.sampled_from(["a", "b", "c"]), children, max_size=3),
+    max_leaves=10,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(_json_values, st.lists(st.sampled_from(["a", "b", "c"]), max_size=3), st.booleans())
+def test_fast_path_agrees_with_the_evaluator(doc: Any, steps: list[str], via_variable: bool) -> None:
+    """Invariant: `$states.input.a.b` / `$v.a.b` give the same result (or the same error) with
+    the object-only fast path as with jsonata-python's full evaluation."""
+    from server.workflows.asl import jsonata as module
+
+    text = ("$v" if via_variable else "$states.input") + "".join(f".{s}" for s in steps)
+    states = {"input": doc}
+    variables = {"v": doc}
+
+    def slow() -> Any:
+        bound = module._bindings(states, variables, lambda: 0.5, lambda: "u", 0)
+        raw = module.parse_jsonata(text).evaluate(None, bound)
+        if raw is None:
+            return ("undefined",)
+        return module._to_json(raw)
+
+    try:
+        fast: Any = evaluate_jsonata("{% " + text + " %}", states=states, variables=variables)
+    except AslError as exc:
+        assert "returned nothing (undefined)" in exc.cause
+        fast = ("undefined",)
+    assert fast == slow()
