@@ -24,7 +24,6 @@ from graphql import (
     DirectiveNode,
     DocumentNode,
     EnumTypeDefinitionNode,
-    FieldDefinitionNode,
     GraphQLError,
     GraphQLSchema,
     GraphQLSyntaxError,
@@ -47,7 +46,7 @@ from graphql import (
 from graphql.execution.values import get_directive_values
 
 from server.errors import ConfigError
-from server.models import CONFLICT_STRATEGIES, METADATA_FIELDS, ConflictStrategy, FieldSpec, ModelSpec
+from server.models import CONFLICT_STRATEGIES, METADATA_FIELDS, FieldSpec, ModelSpec
 from server.schema.scalars import AWS_SCALAR_NAMES, SCALARS_SDL
 
 __all__ = [
@@ -405,7 +404,7 @@ class _Expander:
                     )
 
     # -- models
-    def field_kind(self, ref: _TypeRef, where: str, *, model: bool) -> str:
+    def field_kind(self, ref: _TypeRef, where: str) -> str:
         if ref.name in self.scalars:
             return "scalar"
         if ref.name in self.enums:
@@ -442,7 +441,7 @@ class _Expander:
         for f in node.fields or ():
             where = f"{type_name}.{f.name.value} (stored in {trail[0]})"
             ref = _unwrap(f.type, where)
-            kind = self.field_kind(ref, where, model=False)
+            kind = self.field_kind(ref, where)
             inner = self.object_input(ref.name, trail) if kind == "object" else ref.name
             lines.append(f"  {f.name.value}: {_type_text(inner, ref, optional=False)}")
         if not lines:
@@ -485,7 +484,7 @@ class _Expander:
                 )
             if f.arguments:
                 raise ConfigError(f"{where}: fields of a @model cannot take arguments")
-            kind = self.field_kind(ref, where, model=True)
+            kind = self.field_kind(ref, where)
             if kind == "object":
                 self.object_input(ref.name, (name,))
             fields.append(
@@ -539,7 +538,7 @@ class _Expander:
         ]
         return head + " {\n" + "\n".join(body) + "\n}\n"
 
-    def model_inputs(self, spec: ModelSpec, ops: ModelOperations) -> str:
+    def model_inputs(self, spec: ModelSpec) -> str:
         n = spec.name
         out: list[str] = [f"type Model{n}Connection {{\n  items: [{n}]!\n  nextToken: String\n  startedAt: AWSTimestamp\n}}\n"]
         filt, cond, sub = [], [], []
@@ -729,7 +728,7 @@ def expand(sdl: str, *, model_settings: Mapping[str, Mapping[str, Any]] | None =
         models.append(spec)
         operations[spec.name] = ops
         parts.append(type_sdl)
-        parts.append(ex.model_inputs(spec, ops))
+        parts.append(ex.model_inputs(spec))
         n = spec.name
         if ops.get:
             query_fields.append(f"  {ops.get}(id: ID!): {n}")
