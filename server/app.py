@@ -35,7 +35,7 @@ DB_FILE = "syncline.db"
 SECRET_FILE = "secret"
 
 
-def _load_secret(data_dir: Path) -> bytes:
+def load_secret(data_dir: Path) -> bytes:
     """The key that signs nextTokens; made once per data dir and kept with the data."""
     path = data_dir / SECRET_FILE
     if path.exists():
@@ -91,7 +91,7 @@ class Syncline:
         data_dir.mkdir(parents=True, exist_ok=True)
         store = SQLiteStore(
             data_dir / DB_FILE,
-            secret=_load_secret(data_dir),
+            secret=load_secret(data_dir),
             tombstone_ttl_ms=settings.sync.tombstone_ttl_ms,
             delta_ttl_ms=settings.sync.delta_ttl_ms,
             conflict_handlers=handlers,

@@ -156,6 +156,12 @@ def _parser() -> argparse.ArgumentParser:
     data_args(p)
     p.set_defaults(func=lambda a: asyncio.run(_import(a)))
 
+    p = sub.add_parser("conflicts", help="list recorded conflicts, newest first (JSON lines)")
+    p.add_argument("--model", help="only this model")
+    p.add_argument("--limit", type=int, default=100)
+    data_args(p)
+    p.set_defaults(func=lambda a: asyncio.run(_conflicts(a)))
+
     p = sub.add_parser("asl", help="Step Functions (ASL) engine: validate, run, test", add_help=False)
     p.add_argument("rest", nargs=argparse.REMAINDER)
     p.set_defaults(func=_asl)
@@ -211,6 +217,27 @@ async def _import(args: argparse.Namespace) -> int:
     finally:
         await app.store.close()
     print(f"imported: {counts['created']} created, {counts['updated']} updated")
+    return 0
+
+
+async def _conflicts(args: argparse.Namespace) -> int:
+    import dataclasses
+    import json
+
+    from server.app import DB_FILE, load_secret
+    from server.store.sqlite import SQLiteStore
+
+    data_dir = _data_dir(args)
+    if not (data_dir / DB_FILE).exists():
+        raise ConfigError(f"no store in {data_dir}")
+    store = SQLiteStore(data_dir / DB_FILE, secret=load_secret(data_dir))
+    await store.open()
+    try:
+        records, _ = await store.conflicts(model=args.model, limit=args.limit)
+    finally:
+        await store.close()
+    for record in records:
+        print(json.dumps(dataclasses.asdict(record), default=str))
     return 0
 
 

@@ -353,3 +353,18 @@ def resolve_todo(existing, new, arguments, identity):
         assert (await s.client.ok(GET, {"id": item["id"]}))["getTodo"] is None
         conflicts, _ = await s.running.syncline.store.conflicts(model="Todo")
         assert [c.outcome for c in conflicts][:3] == ["REMOVED", "REJECTED", "RESOLVED"]
+    # the conflict log is listed by the CLI too (newest first)
+    import asyncio
+    import sys
+
+    from .conftest import ROOT
+
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "server.cli", "conflicts", "--project", str(project), "--model", "Todo",
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, cwd=ROOT,
+    )
+    out, err = await proc.communicate()
+    assert proc.returncode == 0, err
+    rows = [json.loads(line) for line in out.decode().splitlines()]
+    assert [r["outcome"] for r in rows] == ["REMOVED", "REJECTED", "RESOLVED"]
+    assert rows[2]["strategy"] == "CUSTOM" and rows[2]["result"]["title"] == "b + c"
