@@ -239,6 +239,12 @@ def _parse(value: Any) -> Any:
     return _jutils.Utils.NULL_VALUE if parsed is None else parsed
 
 
+def _no_eval(*_: Any) -> Any:
+    # AWS: "All built-in JSONata functions [...] are supported, with one exception: $eval is
+    # not available—use $parse instead."
+    raise _FunctionError("$eval is not available in Step Functions; use $parse instead")
+
+
 def _millis_from_context(context: Any) -> int | None:
     try:
         entered = context["State"]["EnteredTime"]
@@ -286,6 +292,7 @@ def _bindings(
     bound["random"] = lam(random_fn)
     bound["uuid"] = lam(lambda *_: new_uuid())
     bound["parse"] = lam(_parse)
+    bound["eval"] = lam(_no_eval)
     millis = now_millis if now_millis is not None else _millis_from_context(states.get("context"))
     if millis is not None:
         fixed = millis

@@ -113,6 +113,7 @@ def test_integral_numbers_are_ints() -> None:
         ("{% $hash('x', 'MD4') %}", "threw an error during evaluation. $hash: the algorithm"),
         ("{% $parse('nope') %}", "threw an error during evaluation. $parse: the input is not valid JSON"),
         ("{% $parse('Infinity') %}", "threw an error during evaluation. $parse: the input is not valid JSON"),
+        ("{% $eval('1 + 1') %}", "threw an error during evaluation. $eval is not available"),
         ("{% $partition([1], 0) %}", "threw an error during evaluation. $partition"),
         ("{% $range(0, 5000, 1) %}", "threw an error during evaluation. $range"),
     ],
