@@ -22,15 +22,27 @@ ValidateStateMachineDefinitionDiagnostic):
     WARNING  NO_PATH                    a value looks like a path but the field is not *Path
     WARNING  PASS_RESULT_IS_STATIC      a Pass Result uses ".$" keys, which are not evaluated
 
+AWS also emits codes its reference does not list; these were measured against the real
+API (floci-io/floci#2670, #2735, #2968) and we use them the same way:
+
+    ERROR    MISSING_TRANSITION_TARGET  also for an unreachable state: 'State "X" is not
+                                        reachable.' (skipped when MISSING_END_STATE applies)
+    ERROR    INVALID_JSONATA_EXPRESSION a "{% ... %}" expression that does not compile
+    ERROR    UNSUPPORTED_JSONATA_EXPRESSION  one that compiles but reads what Step Functions
+                                        does not offer: a bare top-level name, `$$`,
+                                        `$states.errorOutput` outside a catcher
+
 and ours, where AWS folds the problem into SCHEMA_VALIDATION_FAILED but a precise code
 helps (AWS warns that codes may change, so nobody should match on them for correctness):
 
-    ERROR    UNREACHABLE_STATE          no path from StartAt reaches the state
     ERROR    INVALID_JSON_PATH          a path field or ".$" value is not a valid path
     ERROR    INVALID_INTRINSIC          a malformed or unknown intrinsic function call
-    ERROR    INVALID_JSONATA            a "{% ... %}" expression that does not compile
     ERROR    DEFINITION_TOO_LARGE       over 1,048,576 characters (the API's limit)
     WARNING  UNKNOWN_ERROR_NAME         a "States.*" name in ErrorEquals AWS does not define
+
+Locations follow AWS's: `/States/<Name>/<Field>`, array elements as `Choices[0]`, nested
+machines as `/States/P/Branches[0]/States/<Name>`; an unsupported field is reported at the
+object that holds it (as AWS does), its name in the message.
 """
 
 from __future__ import annotations
@@ -76,10 +88,10 @@ NO_DOLLAR: Final = "NO_DOLLAR"
 NO_PATH: Final = "NO_PATH"
 PASS_RESULT_IS_STATIC: Final = "PASS_RESULT_IS_STATIC"
 # Ours.
-UNREACHABLE_STATE: Final = "UNREACHABLE_STATE"
 INVALID_JSON_PATH: Final = "INVALID_JSON_PATH"
 INVALID_INTRINSIC: Final = "INVALID_INTRINSIC"
-INVALID_JSONATA: Final = "INVALID_JSONATA"
+INVALID_JSONATA_EXPRESSION: Final = "INVALID_JSONATA_EXPRESSION"
+UNSUPPORTED_JSONATA_EXPRESSION: Final = "UNSUPPORTED_JSONATA_EXPRESSION"
 DEFINITION_TOO_LARGE: Final = "DEFINITION_TOO_LARGE"
 UNKNOWN_ERROR_NAME: Final = "UNKNOWN_ERROR_NAME"
 
@@ -188,17 +200,100 @@ def _check_intrinsic_syntax(text: str) -> str | None:
     return None
 
 
-def _check_jsonata_syntax(value: str) -> str | None:
-    """The reason a "{% %}" JSONata expression does not compile, or None."""
+def _compile_jsonata(value: str) -> tuple[Any, str | None]:
+    """The compiled "{% %}" expression, or None and the reason it does not compile."""
     try:
-        parse_jsonata(value)
+        return parse_jsonata(value), None
     except AslSyntaxError as exc:
-        return exc.message
+        return None, exc.message
     except RecursionError:
-        return "the expression is nested too deeply"
+        return None, "the expression is nested too deeply"
     except Exception as exc:  # jsonata-python can raise anything on hostile input
-        return str(exc) or type(exc).__name__
-    return None
+        return None, str(exc) or type(exc).__name__
+
+
+# AST attributes whose nodes are evaluated in the *same* context as their parent; everything
+# else (later path steps, predicates, lambda bodies, group-by, sort, transforms) has its own.
+_SAME_CONTEXT: Final = (
+    "lhs",
+    "rhs",
+    "lhs_object",
+    "expressions",
+    "condition",
+    "then",
+    "_else",
+    "arguments",
+)
+_AST_CHILDREN: Final = (
+    *_SAME_CONTEXT,
+    "expression",
+    "steps",
+    "procedure",
+    "body",
+    "predicate",
+    "stages",
+    "rhs_object",
+    "rhs_terms",
+    "terms",
+    "pattern",
+    "update",
+    "delete",
+    "group",
+)
+
+
+def _ast_nodes(value: Any) -> Iterator[Any]:
+    """The AST nodes in an attribute value (a node, a list of nodes, or a list of pairs)."""
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, (list, tuple)):
+            pending.extend(item)
+        elif item is not None and hasattr(item, "type"):
+            yield item
+
+
+def _unsupported_jsonata(compiled: Any, *, error_output_allowed: bool) -> list[str]:
+    """What Step Functions refuses in an expression that compiles.
+
+    There is no input context in Step Functions' JSONata: data comes from `$states` and
+    variables. AWS refuses a bare name read at the top level ("Reference to 'phone' at the top
+    level is not supported."), `$$`, and `$states.errorOutput` outside a catcher.
+    """
+    problems: list[str] = []
+    pending: list[tuple[Any, bool]] = [(node, True) for node in _ast_nodes(getattr(compiled, "ast", None))]
+    while pending:
+        node, at_root = pending.pop()
+        kind, value = getattr(node, "type", None), getattr(node, "value", None)
+        if kind == "name" and at_root:
+            problems.append(
+                f"Reference to '{value}' at the top level is not supported. "
+                f"Read the input as $states.input.{value}."
+            )
+        elif kind == "variable" and value == "$":
+            problems.append("'$$' is not supported; use $states.input or $states.context.")
+        if kind == "path":
+            steps = list(_ast_nodes(getattr(node, "steps", None)))[::-1]
+            if (
+                not error_output_allowed
+                and len(steps) >= 2
+                and getattr(steps[0], "type", None) == "variable"
+                and getattr(steps[0], "value", None) == "states"
+                and getattr(steps[1], "value", None) == "errorOutput"
+            ):
+                problems.append(
+                    "$states.errorOutput is only available in a Catch's Output and Assign."
+                )
+            for index, step in enumerate(steps):
+                pending.append((step, at_root and index == 0))
+            for attr in _AST_CHILDREN:
+                if attr != "steps":
+                    pending.extend((child, False) for child in _ast_nodes(getattr(node, attr, None)))
+            continue
+        for attr in _AST_CHILDREN:
+            same = at_root and attr in _SAME_CONTEXT and kind != "lambda"
+            pending.extend((child, same) for child in _ast_nodes(getattr(node, attr, None)))
+    return problems
 
 
 _JSONATA_OPEN: Final = "{%"
@@ -599,6 +694,9 @@ class _Validator:
         self.diagnostics: list[Diagnostic] = []
         # Every state name in the whole machine (names are unique across nested scopes).
         self._seen_names: dict[str, str] = {}
+        # States inside Parallel branches and Map processors take the *machine's* language,
+        # not their parent state's (measured against AWS: floci-io/floci#2968).
+        self._top_language = _JSONPATH
 
     # -- reporting ---------------------------------------------------------------------------
 
@@ -626,14 +724,8 @@ class _Validator:
             return
         query_language = _JSONPATH
         if "QueryLanguage" in root:
-            value = root["QueryLanguage"]
-            if value in _QUERY_LANGUAGES:
-                query_language = value
-            else:
-                self.schema(
-                    "/QueryLanguage",
-                    f"QueryLanguage must be 'JSONPath' or 'JSONata', not {value!r}.",
-                )
+            query_language = self.query_language("/QueryLanguage", root["QueryLanguage"])
+        self._top_language = query_language
         if "TimeoutSeconds" in root:
             self.integer("/TimeoutSeconds", root["TimeoutSeconds"], 1, _MAX_INT, _JSONPATH)
         if "Version" in root and not isinstance(root["Version"], str):
@@ -699,25 +791,23 @@ class _Validator:
                     self.error(
                         MISSING_TRANSITION_TARGET,
                         target_location,
-                        f"Missing 'Next' target: '{target}' is not a state of this "
-                        f"{'state machine' if not prefix else 'branch'}.",
+                        f"Missing 'Next' target: {target}",
                     )
         if isinstance(start_at, str):
             if start_at not in states:
                 self.error(
-                    MISSING_TRANSITION_TARGET,
-                    f"{prefix}/StartAt",
-                    f"StartAt names '{start_at}', which is not one of these States: "
-                    f"{_names(set(states))[:200]}.",
+                    MISSING_TRANSITION_TARGET, f"{prefix}/StartAt", f"Missing 'Next' target: {start_at}"
                 )
-            else:
-                self.reachability(start_at, edges, prefix)
         if not terminal:
+            # AWS: "Workflow has no terminal state"; it then skips the reachability walk.
             self.error(
                 MISSING_END_STATE,
                 f"{prefix}/States",
-                "No terminal state: add a Succeed or Fail state, or \"End\": true on a state.",
+                "Workflow has no terminal state: add a Succeed or Fail state, or "
+                "\"End\": true on a state.",
             )
+        elif isinstance(start_at, str) and start_at in states:
+            self.reachability(start_at, edges, prefix)
 
     def reachability(self, start_at: str, edges: dict[str, list[str]], prefix: str) -> None:
         reached = {start_at}
@@ -730,11 +820,16 @@ class _Validator:
         for name in edges:
             if name not in reached:
                 self.error(
-                    UNREACHABLE_STATE,
+                    MISSING_TRANSITION_TARGET,
                     f"{prefix}/States/{name}",
-                    f"State '{name}' is not reachable from StartAt '{start_at}'; "
-                    "remove it or add a transition to it.",
+                    f'State "{name}" is not reachable.',
                 )
+
+    def query_language(self, loc: str, value: Any) -> str:
+        """AWS reads exactly "JSONPath" as JSONPath and any other value as JSONata."""
+        if value not in _QUERY_LANGUAGES:
+            self.schema(loc, f"QueryLanguage must be 'JSONPath' or 'JSONata', not {value!r}"[:300])
+        return _JSONPATH if value == _JSONPATH else _JSONATA
 
     def state_name(self, name: str, location: str) -> None:
         if not 1 <= len(name) <= MAX_STATE_NAME_LENGTH:
@@ -781,22 +876,16 @@ class _Validator:
             return False
         ql = parent_language
         if "QueryLanguage" in state:
-            value = state["QueryLanguage"]
-            if value not in _QUERY_LANGUAGES:
-                self.schema(
-                    f"{loc}/QueryLanguage",
-                    f"QueryLanguage must be 'JSONPath' or 'JSONata', not {value!r}.",
-                )
-            elif value == _JSONPATH and parent_language == _JSONATA:
+            ql = self.query_language(f"{loc}/QueryLanguage", state["QueryLanguage"])
+            if ql == _JSONPATH and parent_language == _JSONATA:
                 # AWS guide: "You cannot revert a top-level JSONata-based state machine to a
-                # mix of JSONata and JSONPath states."
+                # mix of JSONata and JSONPath states." (AWS's own wording below.)
                 self.schema(
-                    f"{loc}/QueryLanguage",
-                    "A JSONPath state cannot appear where the query language is JSONata; "
-                    "only a JSONPath machine may contain JSONata states.",
+                    loc,
+                    "'QueryLanguage' can not be 'JSONPath' if set to 'JSONata' for whole "
+                    "state machine",
                 )
-            else:
-                ql = value
+                ql = _JSONATA
         self.state_fields(state, state_type, ql, loc)
         for name in ("Comment",):
             if name in state and not isinstance(state[name], str):
@@ -840,22 +929,22 @@ class _Validator:
 
     def state_fields(self, state: dict[str, Any], state_type: str, ql: str, loc: str) -> None:
         allowed = _FIELDS[state_type][ql]
+        other = _JSONATA if ql == _JSONPATH else _JSONPATH
         for name in state:
             if name in allowed:
                 continue
-            if ql == _JSONATA and name in _JSONPATH_ONLY:
-                hint = (
-                    f" '{name}' is a JSONPath field; in a JSONata state use Arguments, "
-                    "Output and {% %} expressions instead."
+            # AWS reports an unsupported field at the object holding it, in these words.
+            if name in _FIELDS[state_type][other]:
+                message = (
+                    f"The QueryLanguage is set to '{ql}', but field '{name}' is only "
+                    f"supported for the '{other}' QueryLanguage"
                 )
-            elif ql == _JSONPATH and name in _JSONATA_ONLY:
-                hint = f" '{name}' is a JSONata field; set \"QueryLanguage\": \"JSONata\" to use it."
             else:
-                hint = f" A {state_type} state accepts: {_names(allowed)}."
-            self.schema(
-                f"{loc}/{name}",
-                f"The field '{name}' is not supported by Step Functions here.{hint}",
-            )
+                message = (
+                    f"Field '{name}' is not supported (a {state_type} state accepts: "
+                    f"{_names(allowed)})"
+                )
+            self.schema(loc, message)
         for name in _duplicates(state):
             self.schema(f"{loc}/{name}", f"The field '{name}' appears more than once.")
         missing = [name for name in _REQUIRED.get(state_type, ()) if name not in state]
@@ -866,9 +955,8 @@ class _Validator:
         for name in obj:
             if name not in allowed:
                 self.schema(
-                    f"{prefix}/{name}",
-                    f"The field '{name}' is not supported by Step Functions {what}. "
-                    f"Allowed: {_names(allowed)}.",
+                    prefix or "/",
+                    f"Field '{name}' is not supported {what} (allowed: {_names(allowed)})",
                 )
         for name in _duplicates(obj):
             self.schema(f"{prefix}/{name}", f"The field '{name}' appears more than once.")
@@ -981,20 +1069,25 @@ class _Validator:
                     "to select values from the input.",
                 )
 
-    def jsonata_values(self, loc: str, value: Any) -> None:
+    def jsonata_values(self, loc: str, value: Any, *, in_catcher: bool = False) -> None:
         """Every "{% %}" string anywhere inside a JSONata-mode field must compile."""
         for item_loc, _key, item in _walk(loc, value):
             if isinstance(item, str):
-                self.jsonata_string(item_loc, item)
+                self.jsonata_string(item_loc, item, in_catcher=in_catcher)
 
-    def jsonata_string(self, loc: str, value: str) -> None:
+    def jsonata_string(self, loc: str, value: str, *, in_catcher: bool = False) -> None:
         if not _is_jsonata(value):
             return
-        reason = _check_jsonata_syntax(value)
+        compiled, reason = _compile_jsonata(value)
         if reason is not None:
             self.error(
-                INVALID_JSONATA, loc, f"'{value[:200]}' is not a valid JSONata expression: {reason}"
+                INVALID_JSONATA_EXPRESSION,
+                loc,
+                f"'{value[:200]}' is not a valid JSONata expression: {reason}",
             )
+            return
+        for problem in _unsupported_jsonata(compiled, error_output_allowed=in_catcher):
+            self.error(UNSUPPORTED_JSONATA_EXPRESSION, loc, problem)
 
     def integer(
         self, loc: str, value: Any, minimum: int, maximum: int, ql: str, *, what: str = "integer"
@@ -1118,7 +1211,7 @@ class _Validator:
             self.schema(f"{loc}/Choices", "Choices must be a non-empty array of choice rules.")
             return
         for index, rule in enumerate(choices):
-            rule_loc = f"{loc}/Choices/{index}"
+            rule_loc = f"{loc}/Choices[{index}]"
             if ql == _JSONATA:
                 self.jsonata_rule(rule, rule_loc, transitions)
             else:
@@ -1218,7 +1311,7 @@ class _Validator:
                     self.schema(op_loc, f"{operator} must be a non-empty array of choice rules.")
                     continue
                 for index, sub in enumerate(value):
-                    self.rule(sub, f"{op_loc}/{index}", depth + 1, transitions, top=False)
+                    self.rule(sub, f"{op_loc}[{index}]", depth + 1, transitions, top=False)
             elif operator == "Not":
                 if "Variable" in rule:
                     self.schema(f"{loc}/Variable", "Not takes no Variable.")
@@ -1258,7 +1351,9 @@ class _Validator:
             self.schema(f"{loc}/Branches", "Branches must be a non-empty array of state machines.")
             return
         for index, branch in enumerate(branches):
-            self.machine(branch, f"{loc}/Branches/{index}", _BRANCH_FIELDS, ql, depth + 1)
+            self.machine(
+                branch, f"{loc}/Branches[{index}]", _BRANCH_FIELDS, self._top_language, depth + 1
+            )
 
     def state_map(self, state: dict[str, Any], ql: str, loc: str, depth: int, t: Any) -> None:
         name = "ItemProcessor" if "ItemProcessor" in state else "Iterator"
@@ -1268,7 +1363,7 @@ class _Validator:
             self.schema(loc, "These fields are required: [ItemProcessor]")
         else:
             mode = self.processor_config(processor, f"{loc}/{name}")
-            self.machine(processor, f"{loc}/{name}", _PROCESSOR_FIELDS, ql, depth + 1)
+            self.machine(processor, f"{loc}/{name}", _PROCESSOR_FIELDS, self._top_language, depth + 1)
         if mode != "DISTRIBUTED":
             for field in _DISTRIBUTED_ONLY:
                 if field in state:
@@ -1421,11 +1516,11 @@ class _Validator:
             return
         for index, name in enumerate(names):
             if not isinstance(name, str):
-                self.schema(f"{names_loc}/{index}", "Error names must be strings.")
+                self.schema(f"{names_loc}[{index}]", "Error names must be strings.")
             elif name.startswith("States.") and name not in _KNOWN_ERRORS:
                 self.warn(
                     UNKNOWN_ERROR_NAME,
-                    f"{names_loc}/{index}",
+                    f"{names_loc}[{index}]",
                     f"'{name}' is not a predefined error; the States. prefix is reserved "
                     f"(known: {_names(_KNOWN_ERRORS)}).",
                 )
@@ -1445,7 +1540,7 @@ class _Validator:
             self.schema(loc, "Retry must be an array of retriers.")
             return
         for index, retrier in enumerate(retriers):
-            r_loc = f"{loc}/{index}"
+            r_loc = f"{loc}[{index}]"
             if not isinstance(retrier, dict):
                 self.schema(r_loc, f"A retrier must be an object, not {_type_name(retrier)}.")
                 continue
@@ -1477,7 +1572,7 @@ class _Validator:
             self.schema(loc, "Catch must be an array of catchers.")
             return
         for index, catcher in enumerate(catchers):
-            c_loc = f"{loc}/{index}"
+            c_loc = f"{loc}[{index}]"
             if not isinstance(catcher, dict):
                 self.schema(c_loc, f"A catcher must be an object, not {_type_name(catcher)}.")
                 continue
@@ -1494,9 +1589,9 @@ class _Validator:
                     self.payload_template(f"{c_loc}/Assign", catcher["Assign"], require_object=True)
             else:
                 if "Output" in catcher:
-                    self.jsonata_values(f"{c_loc}/Output", catcher["Output"])
+                    self.jsonata_values(f"{c_loc}/Output", catcher["Output"], in_catcher=True)
                 if "Assign" in catcher:
-                    self.jsonata_values(f"{c_loc}/Assign", catcher["Assign"])
+                    self.jsonata_values(f"{c_loc}/Assign", catcher["Assign"], in_catcher=True)
 
 
 def _walk(loc: str, value: Any) -> Iterator[tuple[str, str | None, Any]]:
@@ -1508,4 +1603,4 @@ def _walk(loc: str, value: Any) -> Iterator[tuple[str, str | None, Any]]:
         if isinstance(item, dict):
             stack.extend((f"{item_loc}/{k}", k, v) for k, v in reversed(list(item.items())))
         elif isinstance(item, list):
-            stack.extend((f"{item_loc}/{i}", None, v) for i, v in reversed(list(enumerate(item))))
+            stack.extend((f"{item_loc}[{i}]", None, v) for i, v in reversed(list(enumerate(item))))
