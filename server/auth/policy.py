@@ -213,6 +213,7 @@ def parse_rules(rules: Sequence[Mapping[str, Any]], *, where: str) -> tuple[Auth
         w = f"{where} @auth rule {i}"
         if not isinstance(raw, Mapping):
             raise ConfigError(f"{w}: expected an object like {{allow: owner}}")
+        raw = {k: v for k, v in raw.items() if v is not None}  # GraphQL input objects may carry nulls
         unknown = set(raw) - _RULE_KEYS
         if unknown:
             raise ConfigError(f"{w}: unknown key {sorted(unknown)[0]!r} (known: {', '.join(sorted(_RULE_KEYS))})")

@@ -327,3 +327,24 @@ async def test_two_owners_through_a_real_sqlite_store(tmp_path) -> None:
             await store.list("Todo", identity=BOB, filter=row_filter(BOB, TODO), limit=1, next_token=page.next_token)
     finally:
         await store.close()
+
+
+def test_rules_parsed_from_real_sdl_by_the_schema_layer() -> None:
+    """@auth arguments as server.schema.expand parses them (enum names, nulls) compile as-is."""
+    from server.schema import expand
+
+    sdl = """
+    type Todo @model @auth(rules: [
+      {allow: owner, operations: [create, read, update]},
+      {allow: groups, groups: ["Admins"], operations: [read, delete]},
+      {allow: public, provider: apiKey, operations: [list]}
+    ]) { id: ID! title: String }
+    """
+    (spec,) = expand(sdl).models
+    assert spec.field("owner") is not None  # the implicit owner field
+    mine = owner_value_for_create(ALICE, spec, {"title": "x"})
+    assert can(ALICE, spec, "update", mine) and not can(BOB, spec, "get", mine)
+    assert not can(ALICE, spec, "delete", mine) and can(ADMIN, spec, "delete", mine)
+    assert row_filter(APIKEY, spec, "list") is None and not can(APIKEY, spec, "get", mine)
+    nulls = ModelSpec(name="N", fields=(S("owner"),), auth_rules=({"allow": "owner", "provider": None, "groupsField": None},))
+    assert can(ALICE, nulls, "get", {"owner": "alice"})
