@@ -24,6 +24,29 @@ from __future__ import annotations
 
 from typing import Final
 
+__all__ = [
+    "AslError",
+    "AslSyntaxError",
+    "STATES_ALL",
+    "STATES_BRANCH_FAILED",
+    "STATES_DATA_LIMIT_EXCEEDED",
+    "STATES_EXCEED_TOLERATED_FAILURE_THRESHOLD",
+    "STATES_HEARTBEAT_TIMEOUT",
+    "STATES_INTRINSIC_FAILURE",
+    "STATES_ITEM_READER_FAILED",
+    "STATES_NO_CHOICE_MATCHED",
+    "STATES_PARAMETER_PATH_FAILURE",
+    "STATES_PERMISSIONS",
+    "STATES_QUERY_EVALUATION_ERROR",
+    "STATES_REFERENCE_PATH_CONFLICT",
+    "STATES_RESULT_PATH_MATCH_FAILURE",
+    "STATES_RESULT_WRITER_FAILED",
+    "STATES_RUNTIME",
+    "STATES_TASK_FAILED",
+    "STATES_TIMEOUT",
+    "state_error_cause",
+]
+
 # The predefined error names (ASL spec, "Errors"; plus the JSONata-mode and Map ones AWS added).
 STATES_ALL: Final = "States.ALL"
 STATES_RUNTIME: Final = "States.Runtime"

@@ -31,8 +31,8 @@ from .errors import STATES_INTRINSIC_FAILURE, AslError, AslSyntaxError
 from .jsonpath import Path, parse_path, resolve
 
 __all__ = [
-    "FUNCTION_ARITY",
     "Call",
+    "FUNCTION_ARITY",
     "Literal",
     "PathArgument",
     "evaluate_intrinsic",
