@@ -27,13 +27,21 @@ from pathlib import Path
 from typing import Any, Awaitable, Callable, Mapping, Union
 
 import aiohttp
-from graphql import FieldNode, FragmentSpreadNode, GraphQLResolveInfo as _GraphQLResolveInfo, InlineFragmentNode, SelectionSetNode
+from graphql import (
+    FieldNode,
+    FragmentSpreadNode,
+    InlineFragmentNode,
+    SelectionSetNode,
+    print_ast,
+)
+from graphql import GraphQLResolveInfo as _GraphQLResolveInfo
 
 from server.context import RequestContext
 from server.errors import BadRequest, ConfigError, LimitExceeded, ServerError, SynclineError
 from server.filters import check_filter
 from server.loader import load_callable
 from server.models import ModelSpec
+from server.schema.scalars import serialize_aws_json
 
 __all__ = [
     "DEFAULT_LIMIT",
@@ -235,16 +243,25 @@ def model_resolver(spec: ModelSpec, op: str) -> Resolver:
             ctx = _context(info)
             check_filter(spec, condition, what="condition")
             method = getattr(ctx.store, name)
-            result = await method(
-                model,
-                dict(input),
-                identity=ctx.identity,
-                condition=condition,
-                mutation_id=ctx.mutation_id_for(str(info.path.key)),
-            )
+            try:
+                result = await method(
+                    model,
+                    dict(input),
+                    identity=ctx.identity,
+                    condition=condition,
+                    mutation_id=ctx.mutation_id_for(str(info.path.key)),
+                )
+            except SynclineError as exc:
+                if isinstance(exc.data, Mapping) and json_fields:
+                    exc.data = _as_wire(exc.data, json_fields)
+                raise
             return result.item
 
         return resolve
+
+    # A conflict's `data` is the server item as stored; AWSJSON fields go out as JSON text,
+    # as they would in a query result (DataStore merges `data` into a model instance).
+    json_fields = tuple(f.name for f in spec.fields if f.type_name == "AWSJSON")
 
     table: dict[str, Resolver] = {
         "get": get,
@@ -255,6 +272,19 @@ def model_resolver(spec: ModelSpec, op: str) -> Resolver:
         "delete": write("delete"),
     }
     return table[op]
+
+
+def _as_wire(item: Mapping[str, Any], json_fields: tuple[str, ...]) -> dict[str, Any]:
+    out = dict(item)
+    for name in json_fields:
+        value = out.get(name)
+        if value is None:
+            continue
+        if isinstance(value, list):
+            out[name] = [serialize_aws_json(v) if v is not None else None for v in value]
+        else:
+            out[name] = serialize_aws_json(value)
+    return out
 
 
 # --------------------------------------------------------------------------- user resolvers
@@ -287,6 +317,11 @@ def _selection_set_list(info: GraphQLResolveInfo) -> list[str]:
     return list(out)
 
 
+def _selection_set_graphql(info: GraphQLResolveInfo) -> str:
+    """AppSync's `info.selectionSetGraphQL`: the field's selection set as GraphQL text."""
+    return "\n".join(print_ast(n.selection_set) for n in info.field_nodes if n.selection_set is not None)
+
+
 def _variables(info: GraphQLResolveInfo) -> dict[str, Any]:
     values: Any = info.variable_values
     # graphql-core 3.3 wraps them in VariableValues(.coerced); 3.2 passed a plain dict.
@@ -305,6 +340,7 @@ def appsync_event(source: Any, info: GraphQLResolveInfo, arguments: Mapping[str,
             "parentTypeName": info.parent_type.name,
             "variables": _variables(info),
             "selectionSetList": _selection_set_list(info),
+            "selectionSetGraphQL": _selection_set_graphql(info),
         },
         "request": {"headers": dict(ctx.headers)},
         "prev": None,

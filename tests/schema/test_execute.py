@@ -140,6 +140,26 @@ async def test_conflict_error_carries_server_item(todo: Any) -> None:
     assert err["path"] == ["updateNote"] and err["locations"]
 
 
+async def test_conflict_data_presents_awsjson_fields_as_json_text(tmp_path: Any) -> None:
+    from server.schema import build_schema
+
+    from .conftest import open_store, runner
+
+    bundle = build_schema("type Doc @model { meta: AWSJSON }", model_settings={"Doc": {"conflict": "OPTIMISTIC_CONCURRENCY"}})
+    store = await open_store(tmp_path / "d.db", bundle)
+    try:
+        run = runner(bundle, store)
+        doc = "mutation($i: UpdateDocInput!) { updateDoc(input: $i) { _version } }"
+        await run('mutation { createDoc(input: {id: "d", meta: "{\\"a\\": 1}"}) { id } }')
+        await run(doc, {"i": {"id": "d", "meta": '{"a": 2}', "_version": 1}})
+        stale = await run(doc, {"i": {"id": "d", "meta": '{"a": 3}', "_version": 1}})
+        err = stale["errors"][0]
+        assert err["errorType"] == "ConflictUnhandled"
+        assert isinstance(err["data"]["meta"], str) and json.loads(err["data"]["meta"]) == {"a": 2}
+    finally:
+        await store.close()
+
+
 async def test_mutation_id_makes_a_replay_apply_nothing(todo: Any) -> None:
     _, _, run = todo
     doc = 'mutation { first: createTodo(input: {title: "once"}) { id _version } }'

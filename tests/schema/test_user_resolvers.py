@@ -113,9 +113,11 @@ async def test_event_has_the_appsync_lambda_shape(app: Any) -> None:
 
 async def test_selection_set_list_follows_fragments(tmp_path: Path) -> None:
     seen: list[Any] = []
+    graphql_text: list[str] = []
 
     def weather(event: dict[str, Any]) -> Any:
         seen.append(event["info"]["selectionSetList"])
+        graphql_text.append(event["info"]["selectionSetGraphQL"])
         return {"city": event["arguments"]["city"], "temp": 21.5}
 
     bundle = build_schema(SDL, resolvers={"Query.weather": FunctionResolver.of(weather)})
@@ -125,6 +127,7 @@ async def test_selection_set_list_follows_fragments(tmp_path: Path) -> None:
         r = await run('{ weather(city: "Oslo") { city ...T __typename } } fragment T on Weather { temp }')
         assert r["data"] == {"weather": {"city": "Oslo", "temp": 21.5, "__typename": "Weather"}}
         assert seen == [["city", "temp"]]
+        assert "...T" in graphql_text[0] and "city" in graphql_text[0]
     finally:
         await store.close()
 
