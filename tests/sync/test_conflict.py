@@ -72,7 +72,7 @@ def test_merge_lists_distinguishes_types():
     assert merge_lists(["1"], [1]) == ["1", 1]
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=120, deadline=None)
 @given(server=items, incoming=items)
 def test_automerge_properties(server, incoming):
     """AUTOMERGE never loses a server scalar, keeps every list element of both sides (server
@@ -100,7 +100,7 @@ def test_automerge_properties(server, incoming):
     assert automerge(merged, incoming) == merged
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=120, deadline=None)
 @given(server=items, incoming=items)
 def test_last_writer_wins_properties(server, incoming):
     """LAST_WRITER_WINS: the result is the incoming write on top of the server's item (user
