@@ -18,6 +18,7 @@ from typing import Any, AsyncIterator, Callable
 from aiohttp import web
 
 from server.auth.static import StaticKeyAuthenticator, ensure_api_key
+from server.auth.tls import ssl_context
 from server.errors import ConfigError
 from server.loader import load_callable
 from server.metrics import MeteredStore, Metrics
@@ -182,6 +183,10 @@ def _throttle(settings: Settings, metrics: Metrics) -> Callable[[Identity, str],
     return throttle
 
 
+def _abs(settings: Settings, path: Path) -> Path:
+    return path if path.is_absolute() else settings.project_dir / path
+
+
 @dataclass(frozen=True)
 class Running:
     syncline: Syncline
@@ -205,9 +210,16 @@ async def running(
     await runner.setup()
     try:
         bind_host = host if host is not None else settings.server.host
-        site = web.TCPSite(runner, bind_host, settings.server.port if port is None else port)
+        tls = None
+        cert, key = settings.server.tls_cert, settings.server.tls_key
+        if (cert is None) != (key is None):
+            raise ConfigError("TLS needs both --tls-cert and --tls-key ([server].tls_cert and tls_key)")
+        if cert is not None and key is not None:
+            tls = ssl_context(_abs(settings, cert), _abs(settings, key))
+        site = web.TCPSite(runner, bind_host, settings.server.port if port is None else port, ssl_context=tls)
         await site.start()
         actual = site.port
-        yield Running(syncline=syncline, url=f"http://{bind_host}:{actual}/graphql", port=actual)
+        scheme = "https" if tls else "http"
+        yield Running(syncline=syncline, url=f"{scheme}://{bind_host}:{actual}/graphql", port=actual)
     finally:
         await runner.cleanup()

@@ -75,7 +75,13 @@ async def _serve(args: argparse.Namespace) -> int:
 
     settings = load_settings(
         args.dir,
-        overrides={"host": args.host, "port": args.port, "data_dir": args.data},
+        overrides={
+            "host": args.host,
+            "port": args.port,
+            "data_dir": _abs_flag(args.data),
+            "tls_cert": _abs_flag(args.tls_cert),
+            "tls_key": _abs_flag(args.tls_key),
+        },
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -129,7 +135,20 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--host")
     p.add_argument("--port", type=int)
     p.add_argument("--data", help="data folder (default DIR/.syncline)")
+    p.add_argument("--tls-cert", help="serve HTTPS/WSS with this PEM certificate")
+    p.add_argument("--tls-key", help="... and this PEM private key")
     p.set_defaults(func=lambda a: asyncio.run(_serve(a)))
+
+    p = sub.add_parser("dev-cert", help="write a self-signed certificate for localhost and 127.0.0.1")
+    p.add_argument("--cert", default="syncline-dev.crt")
+    p.add_argument("--key", default="syncline-dev.key")
+    p.set_defaults(func=_dev_cert)
+
+    p = sub.add_parser("keys", help="manage API keys: create, list, revoke, delete", add_help=False)
+    p.add_argument("--project", default=".", help="project folder (default .)")
+    p.add_argument("--data", help="data folder (default PROJECT/.syncline)")
+    p.add_argument("rest", nargs=argparse.REMAINDER)
+    p.set_defaults(func=_keys)
 
     def data_args(p: argparse.ArgumentParser) -> None:
         p.add_argument("--project", default=".", help="project folder (default .)")
@@ -168,10 +187,29 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _abs_flag(path: str | None) -> Path | None:
+    """Paths given as flags are relative to the working directory, not the project."""
+    return Path(path).resolve() if path else None
+
+
+def _dev_cert(args: argparse.Namespace) -> int:
+    from server.auth.tls import make_dev_cert
+
+    make_dev_cert(Path(args.cert), Path(args.key))
+    print(f"wrote {args.cert} and {args.key} (localhost, 127.0.0.1); serve with --tls-cert/--tls-key")
+    return 0
+
+
+def _keys(args: argparse.Namespace) -> int:
+    from server.auth.api_keys import keys_main
+
+    return keys_main(list(args.rest), _data_dir(args))
+
+
 def _data_dir(args: argparse.Namespace) -> Path:
     from server.settings import load_settings
 
-    return load_settings(args.project, overrides={"data_dir": args.data}).data_dir
+    return load_settings(args.project, overrides={"data_dir": _abs_flag(args.data)}).data_dir
 
 
 def _backup(args: argparse.Namespace) -> int:
@@ -209,7 +247,7 @@ async def _import(args: argparse.Namespace) -> int:
     from server.backup import import_rows
     from server.settings import load_settings
 
-    settings = load_settings(args.project, overrides={"data_dir": args.data})
+    settings = load_settings(args.project, overrides={"data_dir": _abs_flag(args.data)})
     app = await Syncline.create(settings)
     try:
         with open(args.src, encoding="utf-8") as src:
