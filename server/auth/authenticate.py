@@ -30,6 +30,8 @@ source IP and the reason; the credential itself is never logged.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import difflib
 import json
 import logging
@@ -471,3 +473,43 @@ class Authenticator:
         return await self._lambda.authorize(
             token, headers=h, query_string=query_string, operation_name=op, variables=variables, source_ip=source_ip
         )
+
+
+# -- other channels: turn what they carry into the headers `authenticate` takes --------------
+
+
+def headers_from_appsync_handshake(header_param: str) -> dict[str, str]:
+    """The headers in AppSync's real-time handshake (`wss://…?header=<base64 JSON>&payload=e30=`).
+
+    The JSON holds `host` plus the mode's header (`x-api-key`, `Authorization`, or for IAM the
+    signed `Authorization`, `x-amz-date`, … of a POST to `/graphql/connect` with body `{}`).
+
+    Raises:
+        Unauthorized: the parameter is not base64 of a JSON object of strings.
+    """
+    try:
+        padded = header_param + "=" * (-len(header_param) % 4)
+        data = json.loads(base64.b64decode(padded.replace("-", "+").replace("_", "/"), validate=True))
+    except (binascii.Error, ValueError, UnicodeDecodeError):
+        raise Unauthorized("the handshake's header parameter is not base64-encoded JSON") from None
+    if not isinstance(data, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in data.items()):
+        raise Unauthorized("the handshake's header parameter must be a JSON object of strings")
+    return {k.lower(): v for k, v in data.items()}
+
+
+def headers_from_mqtt_connect(username: str | None, password: bytes | str | None) -> dict[str, str]:
+    """The headers an MQTT CONNECT stands for: the password is the credential.
+
+    `username` "x-api-key" (or a password that looks like an API key, `da2-…`) selects
+    API_KEY; anything else is sent as `Authorization` (a JWT or a Lambda token).
+    """
+    if password is None:
+        return {}
+    if isinstance(password, bytes):
+        try:
+            password = password.decode("utf-8")
+        except UnicodeDecodeError:
+            raise Unauthorized("MQTT password is not UTF-8") from None
+    if (username or "").lower() in ("x-api-key", "apikey", "api_key") or password.startswith("da2-"):
+        return {"x-api-key": password}
+    return {"authorization": password}

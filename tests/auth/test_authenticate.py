@@ -134,3 +134,41 @@ def test_lambda_function_is_loaded_from_the_project(tmp_path) -> None:
     assert Authenticator(cfg, project_dir=tmp_path)._lambda is not None
     with pytest.raises(ConfigError, match="no module"):
         Authenticator(AuthConfig.from_mapping({"default_mode": "AWS_LAMBDA", "lambda": {"function": "missing:check"}}), project_dir=tmp_path)
+
+
+async def test_websocket_handshake_and_mqtt_connect_reuse_authenticate(world) -> None:
+    import base64
+    import json as _json
+
+    from server.auth.authenticate import headers_from_appsync_handshake, headers_from_mqtt_connect
+
+    tok = world.signer.token()
+    param = base64.b64encode(_json.dumps({"host": "example.test", "Authorization": tok}).encode()).decode()
+    ident = await world.auth.authenticate(headers_from_appsync_handshake(param))
+    assert ident.auth_mode == "AMAZON_COGNITO_USER_POOLS"
+    for bad in ("***", base64.b64encode(b"[1]").decode(), base64.b64encode(b'{"a": 1}').decode()):
+        with pytest.raises(Unauthorized, match="header parameter"):
+            headers_from_appsync_handshake(bad)
+
+    assert (await world.auth.authenticate(headers_from_mqtt_connect("x-api-key", b"env-key-123"))).auth_mode == "API_KEY"
+    assert (await world.auth.authenticate(headers_from_mqtt_connect("alice", tok))).username == "alice"
+    assert (await world.auth.authenticate(headers_from_mqtt_connect(None, "custom-ok-7"))).auth_mode == "AWS_LAMBDA"
+    with pytest.raises(Unauthorized, match="no credentials"):
+        await world.auth.authenticate(headers_from_mqtt_connect("device", None))
+    with pytest.raises(Unauthorized, match="UTF-8"):
+        headers_from_mqtt_connect("device", b"\xff\xfe")
+
+
+async def test_iam_signed_websocket_handshake(world) -> None:
+    """AppSync clients sign a POST of `{}` to /graphql/connect and send the headers in `header`."""
+    import base64
+    import json as _json
+
+    from server.auth.authenticate import headers_from_appsync_handshake
+
+    req = signed(url="https://api.example.test/graphql/connect", body=b"{}")
+    param = base64.b64encode(_json.dumps(req["headers"]).encode()).decode()
+    ident = await world.auth.authenticate(
+        headers_from_appsync_handshake(param), method="POST", path="/graphql/connect", body=b"{}"
+    )
+    assert ident.auth_mode == "AWS_IAM" and ident.username == "ci-bot"
