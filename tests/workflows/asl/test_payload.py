@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from server.workflows.asl.errors import AslError, AslSyntaxError
 from server.workflows.asl.payload import (
@@ -149,3 +151,39 @@ def test_compile_check_names_each_bad_field() -> None:
     assert problems[0].startswith("/States/P/Parameters/bad.$: ")
     assert problems[1].startswith("/States/P/Parameters/n/fn.$: ")
     assert problems[2].startswith("/States/P/Parameters/list[0]/x.$: ")
+
+
+_VALUES = st.sampled_from(
+    ["$", "$.a", "$.a[0]", "$.missing", "$$.c", "$$.nope", "$v", "$v.x", "$undefined", "$.a[*]",
+     "States.Array($.a)", "States.Format('{}', $.a)", "States.ArrayGetItem($.a, 7)", "States.Nope()",
+     "not a path", "", "$[", 3, None]
+)
+_TEMPLATES = st.recursive(
+    st.dictionaries(st.sampled_from(["k", "k.$", "m.$", "n"]), _VALUES, max_size=3),
+    lambda children: st.dictionaries(st.sampled_from(["x", "y.$", "z"]), children | _VALUES, max_size=3)
+    | st.lists(children, max_size=2),
+    max_leaves=8,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(_TEMPLATES)
+def test_random_templates_evaluate_or_fail_cleanly(template: object) -> None:
+    """Invariant: any template yields JSON with no '.$' keys left, or raises AslSyntaxError /
+    AslError — never another exception."""
+    try:
+        out = evaluate_payload_template(
+            template, input={"a": [1, 2]}, context={"c": 1}, variables={"v": {"x": 2}}
+        )
+    except (AslError, AslSyntaxError):
+        return
+
+    def no_dollar_keys(node: object) -> bool:
+        if isinstance(node, dict):
+            return all(not k.endswith(".$") and no_dollar_keys(v) for k, v in node.items())
+        if isinstance(node, list):
+            return all(no_dollar_keys(v) for v in node)
+        return True
+
+    assert no_dollar_keys(out)
+    json.dumps(out)
