@@ -175,11 +175,20 @@ def format_diagnostics(diagnostics: list[Diagnostic], *, source: str | None = No
 # what validates is what runs.
 
 
-def _check_path_syntax(text: str, *, reference: bool = False) -> str | None:
-    """The reason `text` is not a valid path (a Reference Path if `reference`), or None."""
+def _check_path_syntax(text: str, *, reference: bool = False, number: bool = False) -> str | None:
+    """The reason `text` is not a valid path, or None.
+
+    `reference`: a ResultPath (input root, fields and indexes only). `number`: a Map number
+    field's ...Path, which AWS also wants to be a Reference Path but lets read variables:
+    "$$.Execution.Input.n" is refused with "Value is not a Reference Path".
+    """
     try:
         if reference:
             parse_reference_path(text)
+        elif number:
+            path = parse_path(text)
+            if path.root == "context" or not path.definite:
+                return "Value is not a Reference Path"
         else:
             parse_path(text)
     except AslSyntaxError as exc:
@@ -911,12 +920,8 @@ class _Validator:
                         f"{loc}/End", "End must be true (omit it and use Next to continue)."
                     )
 
-        for first, second in _EXCLUSIVE:
-            if first in state and second in state:
-                self.schema(
-                    f"{loc}/{second}",
-                    f"{first} and {second} are mutually exclusive; keep one of them.",
-                )
+        for pair in _EXCLUSIVE:
+            self.exclusive(state, loc, pair)
 
         self.io_fields(state, state_type, ql, loc)
         check = getattr(self, f"state_{state_type.lower()}")
@@ -926,6 +931,13 @@ class _Validator:
         if "Catch" in state:
             self.catchers(state["Catch"], f"{loc}/Catch", ql, transitions)
         return terminal
+
+    def exclusive(self, obj: dict[str, Any], loc: str, names: tuple[str, ...]) -> None:
+        """At most one of `names` (AWS's wording)."""
+        if sum(1 for name in names if name in obj) > 1:
+            self.schema(
+                loc, f"There should only be one of the following fields: [{', '.join(names)}]"
+            )
 
     def state_fields(self, state: dict[str, Any], state_type: str, ql: str, loc: str) -> None:
         allowed = _FIELDS[state_type][ql]
@@ -1001,12 +1013,12 @@ class _Validator:
                 else:
                     self.schema(f"{loc}/Assign", "Assign must be an object of variable names.")
 
-    def path(self, loc: str, value: Any, *, reference: bool = False) -> None:
+    def path(self, loc: str, value: Any, *, reference: bool = False, number: bool = False) -> None:
         """A field that holds a JSONPath (InputPath, SecondsPath, Variable, ...)."""
         if not isinstance(value, str):
             self.schema(loc, f"Expected a JSONPath string, not {_type_name(value)}.")
             return
-        reason = _check_path_syntax(value, reference=reference)
+        reason = _check_path_syntax(value, reference=reference, number=number)
         if reason is not None:
             self.error(INVALID_JSON_PATH, loc, f"'{value}' is not a valid JSONPath: {reason}")
 
@@ -1379,14 +1391,15 @@ class _Validator:
                     f"{loc}/Items", "Items must be an array or a \"{% expression %}\" string."
                 )
             self.jsonata_values(f"{loc}/Items", items)
+        if "ItemsPath" in state:
+            self.path(f"{loc}/ItemsPath", state["ItemsPath"])
         for path_field in (
-            "ItemsPath",
             "MaxConcurrencyPath",
             "ToleratedFailureCountPath",
             "ToleratedFailurePercentagePath",
         ):
             if path_field in state:
-                self.path(f"{loc}/{path_field}", state[path_field])
+                self.path(f"{loc}/{path_field}", state[path_field], number=True)
         if "ItemSelector" in state:
             if ql == _JSONPATH:
                 self.payload_template(
@@ -1459,6 +1472,14 @@ class _Validator:
             self.schema(loc, "ItemBatcher must be an object.")
             return
         self.fields(loc, batcher, _ITEM_BATCHER_FIELDS, "in ItemBatcher")
+        if ql == _JSONATA:
+            for name in ("MaxItemsPerBatchPath", "MaxInputBytesPerBatchPath"):
+                if name in batcher:
+                    self.schema(
+                        loc,
+                        f"The QueryLanguage is set to 'JSONata', but field '{name}' is only "
+                        "supported for the 'JSONPath' QueryLanguage",
+                    )
         if not any(
             name in batcher
             for name in (
@@ -1475,7 +1496,8 @@ class _Validator:
             if name in batcher:
                 self.integer(f"{loc}/{name}", batcher[name], 1, _MAX_INT, ql)
             if f"{name}Path" in batcher:
-                self.path(f"{loc}/{name}Path", batcher[f"{name}Path"])
+                self.path(f"{loc}/{name}Path", batcher[f"{name}Path"], number=True)
+            self.exclusive(batcher, loc, (name, f"{name}Path"))
         if "BatchInput" in batcher:
             if ql == _JSONPATH:
                 self.payload_template(f"{loc}/BatchInput", batcher["BatchInput"], require_object=True)
@@ -1492,6 +1514,8 @@ class _Validator:
             self.schema(loc, "These fields are required: [Resource]")
         elif not isinstance(block["Resource"], str) or not block["Resource"].startswith("arn:"):
             self.error(INVALID_RESOURCE, f"{loc}/Resource", "Resource must be an ARN string.")
+        if "ReaderConfig" in block:
+            self.reader_config(block["ReaderConfig"], f"{loc}/ReaderConfig", ql)
         if "Parameters" in block:
             if ql == _JSONATA:
                 self.schema(f"{loc}/Parameters", "Use Arguments in a JSONata state.")
@@ -1502,6 +1526,23 @@ class _Validator:
                 self.schema(f"{loc}/Arguments", "Use Parameters in a JSONPath state.")
             else:
                 self.jsonata_values(f"{loc}/Arguments", block["Arguments"])
+
+    def reader_config(self, config: Any, loc: str, ql: str) -> None:
+        if not isinstance(config, dict):
+            self.schema(loc, "ReaderConfig must be an object.")
+            return
+        if "MaxItems" in config:
+            self.integer(f"{loc}/MaxItems", config["MaxItems"], 0, 100_000_000, ql)
+        if "MaxItemsPath" in config:
+            if ql == _JSONATA:
+                self.schema(
+                    loc,
+                    "The QueryLanguage is set to 'JSONata', but field 'MaxItemsPath' is only "
+                    "supported for the 'JSONPath' QueryLanguage",
+                )
+            else:
+                self.path(f"{loc}/MaxItemsPath", config["MaxItemsPath"], number=True)
+        self.exclusive(config, loc, ("MaxItems", "MaxItemsPath"))
 
     # -- Retry and Catch ---------------------------------------------------------------------
 
