@@ -12,7 +12,9 @@ definition error / failed execution / failed case, 2 bad usage (unreadable file,
 from __future__ import annotations
 
 import argparse
+import csv
 import importlib.util
+import io
 import inspect
 import json
 import sys
@@ -42,6 +44,11 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--input", default="{}", help="execution input: JSON text, or @FILE")
     run.add_argument("--functions", type=Path, help="a Python file whose functions serve Lambda ARNs")
     run.add_argument("--history", action="store_true", help="include the execution history")
+    run.add_argument(
+        "--items-dir",
+        type=Path,
+        help="serve a distributed Map's ItemReader (s3:getObject / s3:listObjectsV2) from DIR/<Bucket>/<Key>",
+    )
     test = sub.add_parser("test", help="run test case files (definition, input, expected)")
     test.add_argument("paths", nargs="+", type=Path)
     test.add_argument("--functions", type=Path, help="a Python file whose functions serve Lambda ARNs")
@@ -117,6 +124,46 @@ def load_functions(path: Path | None) -> dict[str, Callable[[Any], Any]]:
     }
 
 
+def directory_item_source(root: Path) -> Callable[[str, Any, Any], list[Any]]:
+    """An ItemReader over local files: `DIR/<Bucket>/<Key>` stands for the S3 object.
+
+    s3:getObject reads the object as a JSON array, JSON Lines (ReaderConfig InputType JSONL)
+    or CSV with a header row (InputType CSV); s3:listObjectsV2 lists `DIR/<Bucket>/<Prefix>*`
+    as `{"Key", "Size"}` items.
+    """
+
+    def read(resource: str, parameters: Any, config: Any) -> list[Any]:
+        params = parameters if isinstance(parameters, dict) else {}
+        bucket = str(params.get("Bucket", ""))
+        base = (root / bucket).resolve()
+        if not base.is_relative_to(root.resolve()):
+            raise ValueError(f"bucket {bucket!r} is outside {root}")
+        if resource.startswith("arn:aws:states:::s3:listObjectsV2"):
+            prefix = str(params.get("Prefix", ""))
+            return [
+                {"Key": str(p.relative_to(base)), "Size": p.stat().st_size}
+                for p in sorted(base.rglob("*"))
+                if p.is_file() and str(p.relative_to(base)).startswith(prefix)
+            ]
+        if not resource.startswith("arn:aws:states:::s3:getObject"):
+            raise ValueError(f"the local item reader serves s3:getObject and s3:listObjectsV2, not {resource}")
+        path = (base / str(params.get("Key", ""))).resolve()
+        if not path.is_relative_to(base) or not path.is_file():
+            raise ValueError(f"no such object s3://{bucket}/{params.get('Key')} under {root}")
+        text = path.read_text(encoding="utf-8")
+        kind = (config or {}).get("InputType", "JSON") if isinstance(config, dict) else "JSON"
+        if kind == "JSONL":
+            return [json.loads(line) for line in text.splitlines() if line.strip()]
+        if kind == "CSV":
+            return list(csv.DictReader(io.StringIO(text)))
+        items = json.loads(text)
+        if not isinstance(items, list):
+            raise ValueError(f"s3://{bucket}/{params.get('Key')} does not hold a JSON array")
+        return items
+
+    return read
+
+
 def _run(args: argparse.Namespace, out: TextIO) -> int:
     definition = _read_json(args.file, "definition")
     diagnostics = validate_definition(definition)
@@ -137,7 +184,11 @@ def _run(args: argparse.Namespace, out: TextIO) -> int:
         print(json.dumps({"status": "FAILED", "error": "States.Runtime", "cause": str(exc)}), file=out)
         return 1
     # The CLI is an adapter: it may read the wall clock to start the virtual one.
-    driver = LocalDriver(load_functions(args.functions), start_ms=int(time.time() * 1000))
+    driver = LocalDriver(
+        load_functions(args.functions),
+        start_ms=int(time.time() * 1000),
+        item_source=directory_item_source(args.items_dir) if args.items_dir else None,
+    )
     name = args.file.stem or "local"
     result = driver.run(
         machine,

@@ -103,22 +103,29 @@ class ExecutionConfig:
     redrive_count: int = 0
     seed: int = 0
     record_history: bool = True
+    # AWS quota: "Maximum execution history size: 25,000 events" (beyond it the execution
+    # fails); it also stops a Choice loop that never waits from running forever.
+    max_history_events: int | None = 25_000
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class ExecutionResult:
     """How an execution ended: SUCCEEDED with `output`, or FAILED with `error`/`cause`."""
 
-    status: Literal["SUCCEEDED", "FAILED"]
+    status: Literal["SUCCEEDED", "FAILED", "TIMED_OUT"]
     output: Any = None
     error: str | None = None
     cause: str | None = None
 
     def formatted(self) -> dict[str, Any]:
-        """`{"status": "SUCCEEDED", "output": ...}` or `{"status": "FAILED", "error", "cause"}`."""
+        """`{"status": "SUCCEEDED", "output": ...}` or `{"status": "FAILED"|"TIMED_OUT", "error", "cause"}`."""
         if self.status == "SUCCEEDED":
             return {"status": self.status, "output": self.output}
         return {"status": self.status, "error": self.error, "cause": self.cause}
+
+
+class _ExecutionTimedOut(Exception):
+    """The top-level TimeoutSeconds fired (not catchable by the machine's own Catchers)."""
 
 
 class _Final(AslError):
@@ -238,9 +245,17 @@ class Execution:
         }
         if len(input_json.encode()) > MAX_PAYLOAD_BYTES:
             return (yield from self._failed(frame, STATES_DATA_LIMIT_EXCEEDED, "The execution input exceeds 256 KiB."))
+        body = self._run_machine(self.machine, self.input, frame)
+        timeout = self.machine.timeout_seconds
+        if _is_int(timeout) and timeout > 0:
+            body = self._with_deadline(body, start_ms + timeout * 1000)
         try:
-            output = yield from self._run_machine(self.machine, self.input, frame)
+            output = yield from body
             output_json = to_json(output)
+        except _ExecutionTimedOut:
+            cause = f"The execution exceeded the state machine's TimeoutSeconds ({timeout} s)."
+            yield from self._record(frame, "ExecutionTimedOut", {"error": STATES_TIMEOUT, "cause": cause})
+            return ExecutionResult(status="TIMED_OUT", error=STATES_TIMEOUT, cause=cause)
         except AslError as exc:
             failure = _final(exc)
             return (yield from self._failed(frame, failure.error_name, failure.cause_text))
@@ -250,6 +265,35 @@ class Execution:
             frame, "ExecutionSucceeded", {"output": output_json, "outputDetails": {"truncated": False}}
         )
         return ExecutionResult(status="SUCCEEDED", output=output)
+
+    def _with_deadline(self, body: Gen[Any], until_ms: int) -> Gen[Any]:
+        """Run `body`, racing every Await against a timer: the top-level TimeoutSeconds.
+
+        The ASL spec: "TimeoutSeconds [...] The maximum number of seconds an execution of the
+        state machine can run. If it runs longer than the specified time, the execution fails
+        with a States.Timeout Error Name."
+        """
+        timer = Wait(id=self._effect_id(), until_ms=until_ms)
+        yield timer
+        reply: Any = None
+        while True:
+            try:
+                effect = body.send(reply)
+            except StopIteration as stop:
+                yield Cancel(ids=frozenset({timer.id}))
+                return stop.value
+            except AslError:
+                yield Cancel(ids=frozenset({timer.id}))
+                raise
+            if isinstance(effect, Await):
+                completion = yield Await(ids=effect.ids | {timer.id})
+                if isinstance(completion, Completion) and completion.id == timer.id:
+                    body.close()
+                    yield Cancel(ids=effect.ids)
+                    raise _ExecutionTimedOut()
+                reply = completion
+            else:
+                reply = yield effect
 
     def _failed(self, frame: _Frame, error: str | None, cause: str | None) -> Gen[ExecutionResult]:
         details: dict[str, Any] = {}
@@ -266,6 +310,12 @@ class Execution:
         """Append a history event; returns the driver's timestamp. Ids are allocated here."""
         if not frame.record:
             return self._now_ms
+        limit = self.config.max_history_events
+        if limit is not None and self._next_event_id >= limit - 1 and not event_type.startswith("Execution"):
+            raise _Final(
+                STATES_RUNTIME,
+                f"The execution reached the maximum number of history events ({limit}).",
+            )
         self._next_event_id += 1
         event = HistoryEvent(
             id=self._next_event_id,

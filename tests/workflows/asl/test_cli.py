@@ -148,3 +148,28 @@ def test_test_command_rejects_a_file_that_is_not_a_case(tmp_path: Path) -> None:
     done = asl("test", str(tmp_path / "x.json"))
     assert done.returncode == 2
     assert "not a test case" in done.stderr
+
+
+def test_run_reads_distributed_map_items_from_a_directory(tmp_path: Path) -> None:
+    (tmp_path / "items" / "bucket").mkdir(parents=True)
+    write(tmp_path / "items" / "bucket" / "list.json", [{"n": 1}, {"n": 2}])
+    machine = write(
+        tmp_path / "m.json",
+        {
+            "StartAt": "M",
+            "States": {
+                "M": {
+                    "Type": "Map",
+                    "ItemReader": {"Resource": "arn:aws:states:::s3:getObject",
+                                   "ReaderConfig": {"InputType": "JSON"},
+                                   "Parameters": {"Bucket": "bucket", "Key": "list.json"}},
+                    "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+                                      "StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}},
+                    "End": True,
+                }
+            },
+        },
+    )
+    done = asl("run", str(machine), "--items-dir", str(tmp_path / "items"))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert json.loads(done.stdout) == {"status": "SUCCEEDED", "output": [{"n": 1}, {"n": 2}]}

@@ -638,3 +638,33 @@ def test_driving_by_hand_shows_the_protocol() -> None:
     assert result.output == {"done": True}
     assert clock == 1_000 + 5_000
     assert seen.count("InvokeTask") == 1 and seen.count("Wait") == 1 and seen.count("Await") == 2
+
+
+def test_execution_timeout_seconds_times_the_whole_execution_out() -> None:
+    definition = {
+        "TimeoutSeconds": 30,
+        "StartAt": "W",
+        "States": {"W": {"Type": "Wait", "Seconds": 20, "Next": "T"}, "T": task("slow", End=True)},
+    }
+    result, driver = run(definition, functions={"slow": lambda e: Delayed(60, e)})
+    assert (result.status, result.error) == ("TIMED_OUT", "States.Timeout")
+    assert driver.now_ms - DEFAULT_START_MS == 30_000
+    assert event_types(driver)[-1] == "ExecutionTimedOut"
+    definition["States"]["W"]["Seconds"] = 1
+    result, _ = run(definition, functions={"slow": lambda e: Delayed(5, e)})
+    assert result.status == "SUCCEEDED"
+
+
+def test_a_loop_that_never_ends_stops_at_the_history_limit() -> None:
+    definition = {
+        "StartAt": "Loop",
+        "States": {
+            "Loop": {"Type": "Pass", "Next": "Check"},
+            "Check": {"Type": "Choice", "Choices": [{"Variable": "$", "IsPresent": True, "Next": "Loop"}],
+                      "Default": "Loop"},
+        },
+    }
+    result, driver = run(definition, max_history_events=500)
+    assert (result.status, result.error) == ("FAILED", "States.Runtime")
+    assert "maximum number of history events (500)" in result.cause
+    assert len(driver.history) <= 500
