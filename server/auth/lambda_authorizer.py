@@ -29,6 +29,7 @@ import uuid
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any, Awaitable, Callable, Mapping, Union
 
 from server.auth.identity import Identity
@@ -199,7 +200,7 @@ class LambdaAuthorizer:
         return (
             Identity(
                 auth_mode="AWS_LAMBDA",
-                resolver_context=dict(ctx),
+                resolver_context=MappingProxyType(dict(ctx)),  # shared via the cache: read-only
                 denied_fields=tuple(denied),
                 source_ip=source_ip,
             ),

@@ -25,6 +25,7 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass, replace
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any, Callable, Literal, Mapping
 
 import aiohttp
@@ -323,7 +324,8 @@ class JwtVerifier:
             username=username,
             sub=str(sub) if sub is not None else None,
             groups=groups,
-            claims=dict(claims),
+            # Read-only: the identity is cached and shared by every request with this token.
+            claims=MappingProxyType(dict(claims)),
             source_ip=source_ip,
         )
 

@@ -173,3 +173,14 @@ async def test_issuer_outage_keeps_known_keys_working(signer: Signer, jwks_serve
             await v.verify(signer.token(kid="new-kid"))
     finally:
         await v.close()
+
+
+async def test_cached_identity_claims_are_read_only(signer: Signer, jwks_server) -> None:
+    v = JwtVerifier(url_config(jwks_server.url))
+    try:
+        ident = await v.verify(signer.token())
+        with pytest.raises(TypeError):
+            ident.claims["cognito:groups"] = ["Root"]  # type: ignore[index]
+        assert ident.to_appsync()["claims"]["cognito:groups"] == ["Admins"]
+    finally:
+        await v.close()
