@@ -92,23 +92,57 @@ FRAMES = st.one_of(
 )
 OP_IDS = st.sampled_from(["1", "2", "3"])
 
-ACTIONS = {
+VALID_FRAMES = {
     TransportWSConnection: st.one_of(
-        FRAMES.map(lambda f: ("frame", f)),
+        st.sampled_from(['{"type":"connection_init"}', '{"type":"ping"}', '{"type":"pong"}']),
+        OP_IDS.map(lambda i: json.dumps({"type": "subscribe", "id": i, "payload": {"query": "subscription { s }"}})),
+        OP_IDS.map(lambda i: json.dumps({"type": "complete", "id": i})),
+    ),
+    LegacyWSConnection: st.one_of(
+        st.sampled_from(['{"type":"connection_init"}', '{"type":"connection_terminate"}']),
+        OP_IDS.map(lambda i: json.dumps({"type": "start", "id": i, "payload": {"query": "subscription { s }"}})),
+        OP_IDS.map(lambda i: json.dumps({"type": "stop", "id": i})),
+    ),
+    AppSyncConnection: st.one_of(
+        st.just('{"type":"connection_init"}'),
+        OP_IDS.map(lambda i: json.dumps(appsync.Start.build(id=i, query="subscription { s }").formatted())),
+        OP_IDS.map(lambda i: json.dumps({"type": "stop", "id": i})),
+    ),
+}
+CALLS = {
+    TransportWSConnection: st.one_of(
         st.sampled_from([("accept_init",), ("reject_init",), ("init_timed_out",), ("lost",)]),
         st.tuples(st.sampled_from(["next", "raw", "complete", "error"]), OP_IDS),
     ),
     LegacyWSConnection: st.one_of(
-        FRAMES.map(lambda f: ("frame", f)),
         st.sampled_from([("accept_init",), ("reject_init",), ("init_timed_out",), ("keep_alive",), ("lost",)]),
         st.tuples(st.sampled_from(["next", "raw", "complete", "error"]), OP_IDS),
     ),
     AppSyncConnection: st.one_of(
-        FRAMES.map(lambda f: ("frame", f)),
         st.sampled_from([("keep_alive",), ("reject_connection",), ("lost",)]),
         st.tuples(st.sampled_from(["accept_start", "reject_start", "next", "raw", "complete"]), OP_IDS),
     ),
 }
+
+
+def actions_for(cls):
+    """Mostly legal traffic and calls (so sessions get deep), with random frames mixed in; most
+    sessions begin with an accepted connection_init."""
+    step = st.sampled_from(["valid"] * 5 + ["call"] * 4 + ["random"] * 2).flatmap(
+        lambda k: VALID_FRAMES[cls].map(lambda f: ("frame", f))
+        if k == "valid"
+        else CALLS[cls]
+        if k == "call"
+        else FRAMES.map(lambda f: ("frame", f))
+    )
+    handshake = [("frame", '{"type":"connection_init"}')]
+    if cls is not AppSyncConnection:
+        handshake.append(("accept_init",))
+    prefix = st.sampled_from([handshake] * 3 + [[]])
+    return st.tuples(prefix, st.lists(step, max_size=30)).map(lambda t: t[0] + t[1])
+
+
+ACTIONS = {cls: actions_for(cls) for cls in (TransportWSConnection, LegacyWSConnection, AppSyncConnection)}
 
 
 def adapter_call(core, action):
@@ -204,26 +238,26 @@ def run_server(cls, config, actions):
 CONFIGS = st.builds(
     ProtocolConfig,
     max_operations=st.integers(1, 3),
-    max_message_bytes=st.sampled_from([64, 200, 128 * 1024]),
+    max_message_bytes=st.sampled_from([64, 200, 128 * 1024, 128 * 1024]),
     keep_alive_after_ack=st.booleans(),
 )
 SETTINGS = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 @SETTINGS
-@given(CONFIGS, st.lists(ACTIONS[TransportWSConnection], max_size=25))
+@given(CONFIGS, ACTIONS[TransportWSConnection])
 def test_transport_ws_server_any_input(config, actions):
     run_server(TransportWSConnection, config, actions)
 
 
 @SETTINGS
-@given(CONFIGS, st.lists(ACTIONS[LegacyWSConnection], max_size=25))
+@given(CONFIGS, ACTIONS[LegacyWSConnection])
 def test_legacy_ws_server_any_input(config, actions):
     run_server(LegacyWSConnection, config, actions)
 
 
 @SETTINGS
-@given(CONFIGS, st.lists(ACTIONS[AppSyncConnection], max_size=25))
+@given(CONFIGS, ACTIONS[AppSyncConnection])
 def test_appsync_server_any_input(config, actions):
     run_server(AppSyncConnection, config, actions)
 
@@ -298,10 +332,10 @@ SERVER_STEP = st.one_of(
     st.sampled_from([("accept_init",), ("keep_alive",)]),
     st.tuples(st.sampled_from(["next", "raw", "complete", "error", "accept_start", "reject_start"]), OP_IDS),
 )
-STEPS = st.lists(
-    st.one_of(st.tuples(st.just("client"), CLIENT_ACTIONS), st.tuples(st.just("server"), SERVER_STEP)),
-    max_size=30,
-)
+STEPS = st.tuples(
+    st.sampled_from([[("client", ("init",)), ("server", ("accept_init",))]] * 3 + [[]]),
+    st.lists(st.one_of(st.tuples(st.just("client"), CLIENT_ACTIONS), st.tuples(st.just("server"), SERVER_STEP)), max_size=30),
+).map(lambda t: t[0] + t[1])
 
 
 def server_step_for(cls, action):
