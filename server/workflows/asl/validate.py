@@ -484,8 +484,6 @@ _EXCLUSIVE: Final = (
     ("ToleratedFailureCount", "ToleratedFailureCountPath"),
     ("ToleratedFailurePercentage", "ToleratedFailurePercentagePath"),
 )
-_JSONPATH_ONLY: Final = frozenset().union(*(f[_JSONPATH] - f[_JSONATA] for f in _FIELDS.values()))
-_JSONATA_ONLY: Final = frozenset().union(*(f[_JSONATA] - f[_JSONPATH] for f in _FIELDS.values()))
 
 _TOP_FIELDS: Final = frozenset(
     {"Comment", "StartAt", "States", "TimeoutSeconds", "Version", "QueryLanguage"}
@@ -874,15 +872,19 @@ class _Validator:
             self.schema(loc, f"A state must be an object, not {_type_name(state)}.")
             return False
         state_type = state.get("Type")
-        if "Type" not in state:
-            self.schema(loc, "These fields are required: [Type]")
-            return False
         if not isinstance(state_type, str) or state_type not in _FIELDS:
-            self.schema(
-                f"{loc}/Type",
-                f"Type must be one of {', '.join(_STATE_TYPES)}, not {state_type!r}.",
-            )
-            return False
+            if "Type" not in state:
+                self.schema(loc, "These fields are required: [Type]")
+            else:
+                self.schema(
+                    f"{loc}/Type",
+                    f"Type must be one of {', '.join(_STATE_TYPES)}, not {state_type!r}"[:300],
+                )
+            # Follow its Next and End anyway, so one typo does not also report the states
+            # after it as unreachable or the machine as having no end.
+            if isinstance(state.get("Next"), str):
+                transitions.append((state["Next"], f"{loc}/Next"))
+            return state.get("End") is True
         ql = parent_language
         if "QueryLanguage" in state:
             ql = self.query_language(f"{loc}/QueryLanguage", state["QueryLanguage"])

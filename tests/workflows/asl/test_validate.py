@@ -491,6 +491,14 @@ def test_good_definition_has_no_errors(definition: dict[str, Any]) -> None:
     assert validate_definition(json.dumps(definition).encode()) == diagnostics
 
 
+def test_a_bad_type_does_not_cascade() -> None:
+    definition = machine({"A": {"Type": "Sleep", "Next": "B"}, "B": {"Type": "Typo", "End": True}})
+    assert codes_at(definition) == {
+        ("SCHEMA_VALIDATION_FAILED", "/States/A/Type"),
+        ("SCHEMA_VALIDATION_FAILED", "/States/B/Type"),
+    }
+
+
 def test_no_terminal_state_suppresses_the_reachability_walk() -> None:
     # AWS: a bare loop plus an orphan gives only MISSING_END_STATE (floci-io/floci#2786).
     definition = machine(
