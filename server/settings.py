@@ -9,6 +9,8 @@ that silently falls back to a default is the worst kind of misconfiguration.
     [sync]    tombstone_ttl, delta_ttl, durability
     [models.<Name>]  conflict, handler
     [limits]  query_rate, query_burst, mutation_rate, mutation_burst (per identity)
+    [realtime] init_timeout, keep_alive, connection_timeout, max_lifetime, idle_timeout,
+              close_timeout, max_subscriptions, max_message_bytes, send_queue, send_queue_bytes
     [resolvers]      "Type.field" = "module:function" | { http = URL, method, headers, timeout }
     [auth]           handed to server.auth as a mapping
 """
@@ -78,6 +80,29 @@ class LimitSettings:
 
 
 @dataclass(frozen=True, kw_only=True)
+class RealtimeSettings:
+    """WebSocket limits and timers (docs/protocol.md); durations in ms, 0 means none."""
+
+    #: Wait for an acknowledged connection_init (graphql-transport-ws, legacy) → close 4408.
+    init_timeout_ms: int = 10_000
+    #: Period of `ka` (legacy graphql-ws, AppSync); must be below connection_timeout.
+    keep_alive_ms: int = 60_000
+    #: AppSync's `connectionTimeoutMs`, announced in connection_ack.
+    connection_timeout_ms: int = 300_000
+    #: A connection older than this is closed with 1001 (AppSync closes after 24 h).
+    max_lifetime_ms: int = 86_400_000
+    #: A connection with no subscription and no inbound message for this long → 1001.
+    idle_timeout_ms: int = 600_000
+    #: How long a close (or a blocked write) may take before the socket is dropped.
+    close_timeout_ms: int = 5_000
+    max_subscriptions: int = 100
+    max_message_bytes: int = 131_072
+    #: Bounded send queue per connection (messages and bytes); overflow closes with 4503.
+    send_queue: int = 1000
+    send_queue_bytes: int = 8_388_608
+
+
+@dataclass(frozen=True, kw_only=True)
 class SyncSettings:
     tombstone_ttl_ms: int = 30 * 86_400_000
     delta_ttl_ms: int = 86_400_000
@@ -97,6 +122,7 @@ class Settings:
     sync: SyncSettings = field(default_factory=SyncSettings)
     models: Mapping[str, ModelSettings] = field(default_factory=dict)
     limits: LimitSettings = field(default_factory=LimitSettings)
+    realtime: RealtimeSettings = field(default_factory=RealtimeSettings)
     resolvers: Mapping[str, Any] = field(default_factory=dict)
     auth: Mapping[str, Any] = field(default_factory=dict)
 
@@ -219,7 +245,45 @@ def _limits(table: Mapping[str, Any]) -> LimitSettings:
     return LimitSettings(**out)
 
 
-_SECTIONS = ("server", "sync", "models", "limits", "resolvers", "auth")
+_REALTIME_DURATIONS = (
+    "init_timeout",
+    "keep_alive",
+    "connection_timeout",
+    "max_lifetime",
+    "idle_timeout",
+    "close_timeout",
+)
+_REALTIME_COUNTS = ("max_subscriptions", "max_message_bytes", "send_queue", "send_queue_bytes")
+
+
+def _realtime(table: Mapping[str, Any]) -> RealtimeSettings:
+    known = _REALTIME_DURATIONS + _REALTIME_COUNTS
+    out: dict[str, Any] = {}
+    for key, value in table.items():
+        k = f"[realtime].{key}"
+        if key in _REALTIME_DURATIONS:
+            out[f"{key}_ms"] = parse_duration_ms(value, key=k)
+        elif key in _REALTIME_COUNTS:
+            _expect(value, int, k, "a whole number")
+            if value < 1:
+                raise ConfigError(f"{CONFIG_FILE}: {k} must be at least 1, got {value}")
+            out[key] = value
+        else:
+            raise _unknown(key, known, "[realtime].")
+    rt = RealtimeSettings(**out)
+    if rt.max_message_bytes < 64:
+        raise ConfigError(f"{CONFIG_FILE}: [realtime].max_message_bytes must be at least 64, got {rt.max_message_bytes}")
+    if rt.connection_timeout_ms < 1:
+        raise ConfigError(f"{CONFIG_FILE}: [realtime].connection_timeout must be positive")
+    if rt.keep_alive_ms < 1 or rt.keep_alive_ms >= rt.connection_timeout_ms:
+        raise ConfigError(
+            f"{CONFIG_FILE}: [realtime].keep_alive ({rt.keep_alive_ms} ms) must be positive and shorter than "
+            f"connection_timeout ({rt.connection_timeout_ms} ms), or AppSync clients drop the connection"
+        )
+    return rt
+
+
+_SECTIONS = ("server", "sync", "models", "limits", "realtime", "resolvers", "auth")
 
 
 def load_settings(
@@ -267,6 +331,7 @@ def load_settings(
         sync=_sync(_expect(raw.get("sync", {}), dict, "[sync]", "a table")),
         models=_models(_expect(raw.get("models", {}), dict, "[models]", "a table")),
         limits=_limits(_expect(raw.get("limits", {}), dict, "[limits]", "a table")),
+        realtime=_realtime(_expect(raw.get("realtime", {}), dict, "[realtime]", "a table")),
         resolvers=dict(resolvers),
         auth=dict(auth),
     )
