@@ -125,10 +125,17 @@ def _epoch_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
+_iso_second: tuple[int, str] = (-1, "")
+
+
 def _iso(ms: int) -> str:
-    """AWSDateTime for an epoch-ms stamp: `2026-11-25T08:46:26.123Z`."""
+    """AWSDateTime for an epoch-ms stamp: `2026-11-25T08:46:26.123Z` (cached per second)."""
+    global _iso_second
     secs, millis = divmod(ms, 1000)
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(secs)) + f".{millis:03d}Z"
+    cached = _iso_second  # one tuple, swapped atomically: safe across writer threads
+    if cached[0] != secs:
+        cached = _iso_second = (secs, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(secs)))
+    return f"{cached[1]}.{millis:03d}Z"
 
 
 @dataclass(frozen=True)
@@ -161,6 +168,8 @@ class _Applied:
     previous: Item | None
     conflict: ConflictRecord | None
     replayed: bool = False
+    #: the item's JSON as stored (reused for the ledger row)
+    data: str = ""
 
 
 @dataclass(frozen=True)
@@ -643,7 +652,7 @@ class SQLiteStore:
                 "INSERT INTO ledger (client_id, seq, key, model, op, ok, result, at) "
                 "VALUES (?, ?, ?, ?, ?, 1, ?, ?)",
                 (mid.client_id, mid.seq, mid.key, w.model.spec.name, w.op,
-                 _dumps(applied.item), applied.item["_lastChangedAt"]),
+                 applied.data or _dumps(applied.item), applied.item["_lastChangedAt"]),
             )
         return applied
 
@@ -703,7 +712,7 @@ class SQLiteStore:
                 (name, item_id, stamp, data),
             )
             self._log_change(conn, name, item_id, 1, "create", stamp, data)
-            return _Applied("create", item, None, None)
+            return _Applied("create", item, None, None, data=data)
 
         item_id, version, fields = validator.update(w.input, w.op)
         row = conn.execute("SELECT data FROM items WHERE model=? AND id=?", (name, item_id)).fetchone()
@@ -779,7 +788,7 @@ class SQLiteStore:
             w.conflict["result"] = item
             cid = self._insert_conflict(conn, w.conflict, stamp)
             record = _record_from(cid, w.conflict, stamp)
-        return _Applied(op, item, server, record)
+        return _Applied(op, item, server, record, data=data)
 
     @staticmethod
     def _log_change(conn: sqlite3.Connection, model: str, item_id: str, version: int, op: str, stamp: int, data: str) -> None:
