@@ -19,6 +19,7 @@ kill a thread); its answer is then discarded.
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import importlib
 import inspect
@@ -27,7 +28,7 @@ import re
 import time
 import uuid
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Awaitable, Callable, Mapping, Union
@@ -113,6 +114,7 @@ class LambdaAuthorizer:
         self._validate = (
             re.compile(config.identity_validation_expression) if config.identity_validation_expression else None
         )
+        self._inflight: dict[bytes, asyncio.Future[Identity | str]] = {}
         self.calls = 0
 
     async def authorize(
@@ -133,28 +135,42 @@ class LambdaAuthorizer:
         if self._validate is not None and not self._validate.fullmatch(token):
             raise Unauthorized("authorization token does not match identity_validation_expression")
         key = hashlib.sha256(token.encode("utf-8", "surrogateescape")).digest()
-        now = self._clock()
         hit = self._cache.get(key)
-        if hit is not None:
-            result, until = hit
-            if now < until:
-                self._cache.move_to_end(key)
-                if isinstance(result, str):
-                    raise Unauthorized(result)
-                return result
-            del self._cache[key]
-        event = {
-            "authorizationToken": token,
-            "requestContext": {
-                "apiId": self.config.api_id,
-                "accountId": self.config.account_id,
-                "requestId": str(uuid.uuid4()),
-                "queryString": query_string,
-                "operationName": operation_name,
-                "variables": dict(variables or {}),
-            },
-            "requestHeaders": {k.lower(): v for k, v in headers.items()},
-        }
+        if hit is not None and self._clock() < hit[1]:
+            self._cache.move_to_end(key)
+            result = hit[0]
+        else:
+            if hit is not None:
+                del self._cache[key]
+            # Single flight: concurrent requests with the same uncached token (a reconnect
+            # storm) share one authorizer call, as they would share its cached answer.
+            task = self._inflight.get(key)
+            if task is None:
+                event = {
+                    "authorizationToken": token,
+                    "requestContext": {
+                        "apiId": self.config.api_id,
+                        "accountId": self.config.account_id,
+                        "requestId": str(uuid.uuid4()),
+                        "queryString": query_string,
+                        "operationName": operation_name,
+                        "variables": dict(variables or {}),
+                    },
+                    "requestHeaders": {k.lower(): v for k, v in headers.items()},
+                }
+                task = asyncio.ensure_future(self._call(event, key))
+                self._inflight[key] = task
+                task.add_done_callback(functools.partial(self._forget, key))
+            result = await asyncio.shield(task)
+        if isinstance(result, str):
+            raise Unauthorized(result)
+        return result if result.source_ip == source_ip else replace(result, source_ip=source_ip)
+
+    def _forget(self, key: bytes, _task: object) -> None:
+        self._inflight.pop(key, None)
+
+    async def _call(self, event: dict[str, Any], key: bytes) -> Identity | str:
+        """Run the authorizer once; cache and return its identity or denial reason (never raises)."""
         self.calls += 1
         name = getattr(self._fn, "__name__", "authorizer")
         try:
@@ -166,22 +182,20 @@ class LambdaAuthorizer:
                     if inspect.isawaitable(answer):
                         answer = await answer
         except TimeoutError:
-            raise Unauthorized(f"Lambda authorizer {name} timed out after {self.config.timeout_s:g}s") from None
-        except asyncio.CancelledError:
-            raise
+            return f"Lambda authorizer {name} timed out after {self.config.timeout_s:g}s"
         except Exception as exc:
-            log.exception("Lambda authorizer %s raised", name)
-            raise Unauthorized(f"Lambda authorizer {name} failed: {exc.__class__.__name__}") from exc
-        identity, ttl = self._interpret(answer, name, source_ip)
+            # The message is the user's code and may quote the token: only the type is logged
+            # at WARNING (with the reason, by the Authenticator); the traceback goes to DEBUG.
+            log.debug("Lambda authorizer %s raised", name, exc_info=True)
+            return f"Lambda authorizer {name} failed: {exc.__class__.__name__}"
+        result, ttl = self._interpret(answer, name)
         if ttl > 0:
-            self._cache[key] = (identity, now + ttl)
+            self._cache[key] = (result, self._clock() + ttl)
             if len(self._cache) > self.config.cache_size:
                 self._cache.popitem(last=False)
-        if isinstance(identity, str):
-            raise Unauthorized(identity)
-        return identity
+        return result
 
-    def _interpret(self, answer: Any, name: str, source_ip: str | None) -> tuple[Identity | str, float]:
+    def _interpret(self, answer: Any, name: str) -> tuple[Identity | str, float]:
         """The identity or a denial reason, and how long to cache it."""
         if not isinstance(answer, Mapping) or not isinstance(answer.get("isAuthorized"), bool):
             return f"Lambda authorizer {name} returned no boolean isAuthorized", 0.0
@@ -202,7 +216,6 @@ class LambdaAuthorizer:
                 auth_mode="AWS_LAMBDA",
                 resolver_context=MappingProxyType(dict(ctx)),  # shared via the cache: read-only
                 denied_fields=tuple(denied),
-                source_ip=source_ip,
             ),
             ttl,
         )

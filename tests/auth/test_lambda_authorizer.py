@@ -153,3 +153,51 @@ def test_function_loading_and_config_errors(tmp_path) -> None:
         LambdaConfig(ttl_s=4000)
     with pytest.raises(ConfigError, match="identity_validation_expression"):
         LambdaConfig(identity_validation_expression="(")
+
+
+async def test_concurrent_requests_with_one_token_share_one_call_and_keep_their_ip() -> None:
+    calls = []
+
+    async def authorizer(event):
+        calls.append(1)
+        await asyncio.sleep(0.05)
+        return {"isAuthorized": True, "resolverContext": {"n": 1}}
+
+    a = make(authorizer)
+    idents = await asyncio.gather(*(a.authorize("t", headers={}, source_ip=f"10.0.0.{i}") for i in range(20)))
+    assert len(calls) == 1
+    assert [i.source_ip for i in idents] == [f"10.0.0.{i}" for i in range(20)]
+    with pytest.raises(TypeError):
+        idents[0].resolver_context["n"] = 2  # shared through the cache: read-only
+
+
+async def test_a_cancelled_waiter_does_not_cancel_the_shared_call() -> None:
+    gate = asyncio.Event()
+    calls = []
+
+    async def authorizer(event):
+        calls.append(1)
+        await gate.wait()
+        return {"isAuthorized": True}
+
+    a = make(authorizer)
+    first = asyncio.ensure_future(a.authorize("t", headers={}))
+    second = asyncio.ensure_future(a.authorize("t", headers={}))
+    await asyncio.sleep(0.01)
+    first.cancel()
+    gate.set()
+    assert (await second).auth_mode == "AWS_LAMBDA" and len(calls) == 1
+    with pytest.raises(asyncio.CancelledError):
+        await first
+
+
+async def test_authorizer_exception_text_is_not_logged_at_warning(caplog) -> None:
+    import logging
+
+    def leaky(event):
+        raise ValueError(f"bad token {event['authorizationToken']}")
+
+    caplog.set_level(logging.WARNING, logger="syncline.auth")
+    with pytest.raises(Unauthorized, match="failed: ValueError"):
+        await make(leaky).authorize("secret-token-42", headers={})
+    assert "secret-token-42" not in caplog.text
