@@ -17,7 +17,8 @@ ValidateStateMachineDefinitionDiagnostic):
     ERROR    DUPLICATE_STATE_NAME       a state name used twice anywhere in the machine
     ERROR    INVALID_STATE_NAME         empty or longer than 80 characters
     ERROR    MISSING_TRANSITION_TARGET  Next/Default/StartAt naming no state of its scope
-    ERROR    TOO_DEEPLY_NESTED          nesting beyond MAX_NESTING_DEPTH (or the JSON parser's)
+    ERROR    TOO_DEEPLY_NESTED          Parallel/Map/choice-rule nesting beyond MAX_NESTING_DEPTH,
+                                        or JSON nesting beyond MAX_JSON_DEPTH
     WARNING  NO_DOLLAR                  a value looks like a path but its key lacks ".$"
     WARNING  NO_PATH                    a value looks like a path but the field is not *Path
     WARNING  PASS_RESULT_IS_STATIC      a Pass Result uses ".$" keys, which are not evaluated
@@ -524,6 +525,7 @@ _KNOWN_ERRORS: Final = frozenset(
         "States.ItemReaderFailed",
         "States.ResultWriterFailed",
         "States.DataLimitExceeded",
+        "States.Http.Socket",
     }
 )
 

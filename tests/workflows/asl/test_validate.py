@@ -1,7 +1,8 @@
 """The ASL validator: each bad definition gets its code at its location; good ones get none.
 
 Locations follow ValidateStateMachineDefinition's format, `/States/<StateName>/<FieldName>`,
-extended with `/Branches/<i>`, `/ItemProcessor`, `/Choices/<i>`, `/Retry/<i>`, `/Catch/<i>`.
+with array elements as AWS writes them (`/Choices[0]/Next`, `/Catch[0]/Next`, `/Branches[1]`).
+An unsupported field is reported, as AWS does, at the object that holds it.
 """
 
 from __future__ import annotations
