@@ -33,6 +33,20 @@ from typing import Any, Iterable, Sequence, TextIO
 
 from server.errors import BadRequest, ConfigError, NotFound, Unauthorized
 
+__all__ = [
+    "ApiKeyRecord",
+    "ApiKeyRegistry",
+    "DEFAULT_TTL_S",
+    "KEY_PREFIX",
+    "MAX_TTL_S",
+    "MIN_TTL_S",
+    "REGISTRY_FILE",
+    "generate_key",
+    "key_id",
+    "keys_main",
+    "parse_expiry",
+]
+
 KEY_PREFIX = "da2-"
 REGISTRY_FILE = "api_keys.json"
 DEFAULT_TTL_S = 7 * 86_400

@@ -49,6 +49,15 @@ from server.auth.oidc import DEFAULT_ALGORITHMS, DEFAULT_USERNAME_CLAIMS, JwtCon
 from server.auth.sigv4 import AccessKey, SigV4Config, SigV4Verifier
 from server.errors import ConfigError, Unauthorized
 
+__all__ = [
+    "AuthConfig",
+    "Authenticator",
+    "CLIENT_MODES",
+    "MAX_CREDENTIAL_BYTES",
+    "headers_from_appsync_handshake",
+    "headers_from_mqtt_connect",
+]
+
 log = logging.getLogger("syncline.auth")
 
 CLIENT_MODES: tuple[AuthMode, ...] = tuple(m for m in get_args(AuthMode) if m != "SYSTEM")

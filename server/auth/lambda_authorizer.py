@@ -37,6 +37,13 @@ from server.auth.identity import Identity
 from server.errors import ConfigError, Unauthorized
 from server.loader import load_callable
 
+__all__ = [
+    "AuthorizerFn",
+    "LambdaAuthorizer",
+    "LambdaConfig",
+    "load_function",
+]
+
 log = logging.getLogger("syncline.auth")
 
 AuthorizerFn = Callable[[dict[str, Any]], Union[Mapping[str, Any], Awaitable[Mapping[str, Any]]]]

@@ -36,6 +36,16 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
 from server.auth.identity import Identity
 from server.errors import ConfigError, Unauthorized
 
+__all__ = [
+    "DEFAULT_ALGORITHMS",
+    "DEFAULT_USERNAME_CLAIMS",
+    "JwtConfig",
+    "JwtMode",
+    "JwtVerifier",
+    "KNOWN_ALGORITHMS",
+    "load_key_file",
+]
+
 log = logging.getLogger("syncline.auth")
 
 JwtMode = Literal["OPENID_CONNECT", "AMAZON_COGNITO_USER_POOLS"]

@@ -41,6 +41,30 @@ from server.auth.identity import AuthMode, Identity
 from server.errors import ConfigError, Unauthorized
 from server.models import Item, ModelSpec
 
+__all__ = [
+    "ALL_OPERATIONS",
+    "AuthDirective",
+    "AuthRule",
+    "DEFAULT_GROUP_CLAIM",
+    "DEFAULT_IDENTITY_CLAIM",
+    "DIRECTIVE_MODES",
+    "ModelPolicy",
+    "Operation",
+    "READ_OPERATIONS",
+    "authorize",
+    "can",
+    "check_field_access",
+    "combine_filters",
+    "directive_allows",
+    "lambda_denies",
+    "owner_value_for_create",
+    "owner_values",
+    "parse_directives",
+    "parse_rules",
+    "policy_for",
+    "row_filter",
+]
+
 # ---------------------------------------------------------------------------------------
 # 1. AppSync directives
 # ---------------------------------------------------------------------------------------

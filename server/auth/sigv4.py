@@ -22,6 +22,14 @@ from urllib.parse import quote, unquote
 from server.auth.identity import Identity
 from server.errors import ConfigError, Unauthorized
 
+__all__ = [
+    "ALGORITHM",
+    "AccessKey",
+    "SigV4Config",
+    "SigV4Verifier",
+    "UNSIGNED_PAYLOAD",
+]
+
 ALGORITHM = "AWS4-HMAC-SHA256"
 UNSIGNED_PAYLOAD = "UNSIGNED-PAYLOAD"
 _AUTH_RE = re.compile(

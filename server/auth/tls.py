@@ -20,6 +20,11 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from server.errors import ConfigError
 
+__all__ = [
+    "make_dev_cert",
+    "ssl_context",
+]
+
 
 def make_dev_cert(cert_path: Path, key_path: Path, *, days: int = 825, hosts: tuple[str, ...] = ()) -> None:
     """Write a self-signed ECDSA P-256 certificate (PEM) and its private key (PEM, mode 0600).
