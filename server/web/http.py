@@ -264,6 +264,17 @@ class GraphQLHttpHandler:
         outcome = "error" if result.errors else "ok"
         return self._finish(request, started, outcome, 200, payload, operation=operation)
 
+    def prepare(
+        self, query: str
+    ) -> tuple[DocumentNode, list[GraphQLError], dict[str, FragmentDefinitionNode]]:
+        """Parse and validate `query` with this endpoint's rules, through its document cache.
+
+        Public so that the WebSocket adapter validates exactly as HTTP does (one cache).
+        Returns the document, the validation errors and the document's fragments.
+        """
+        p = self._prepare(query)
+        return p.document, p.errors, p.fragments
+
     def _prepare(self, query: str) -> _Prepared:
         cached = self._cache.get(query)
         if cached is not None:
