@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from functools import lru_cache
 from typing import Any, Mapping, TypedDict
 
 # Which details key each event type carries (AWS HistoryEvent shape). Types absent here carry none.
@@ -88,15 +89,19 @@ def _state_details_key(event_type: str) -> str:
     return event_type[0].lower() + event_type[1:] + "EventDetails"
 
 
+@lru_cache(maxsize=4096)
 def iso_timestamp(epoch_ms: int) -> str:
     """AWS's ISO-8601 form with milliseconds and a Z, e.g. 2024-11-06T09:42:03.123Z."""
     moment = datetime.fromtimestamp(epoch_ms / 1000, tz=timezone.utc)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{epoch_ms % 1000:03d}Z"
 
 
+_ENCODE = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+
+
 def to_json(value: Any) -> str:
     """JSON text as AWS writes payloads into events and outputs (compact separators)."""
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    return _ENCODE(value)
 
 
 def payload_details(key: str, value: Any) -> dict[str, Any]:

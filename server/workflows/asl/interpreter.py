@@ -234,6 +234,7 @@ class Execution:
                 "inputDetails": {"truncated": False},
                 "roleArn": self.config.role_arn,
             },
+            chain=False,
         )
         self._execution_context = {
             "Id": self.config.execution_arn,
@@ -306,8 +307,15 @@ class Execution:
 
     # --- plumbing ----------------------------------------------------------------------------
 
-    def _record(self, frame: _Frame, event_type: str, details: Mapping[str, Any] | None) -> Gen[int]:
-        """Append a history event; returns the driver's timestamp. Ids are allocated here."""
+    def _record(
+        self, frame: _Frame, event_type: str, details: Mapping[str, Any] | None, *, chain: bool = True
+    ) -> Gen[int]:
+        """Append a history event; returns the driver's timestamp. Ids are allocated here.
+
+        `previousEventId` is the frame's last *chaining* event. As recorded on AWS, a few
+        events do not chain (`chain=False`): ExecutionStarted (so the first state entered has
+        previousEventId 0), MapIteration* results and Map/ParallelStateSucceeded.
+        """
         if not frame.record:
             return self._now_ms
         limit = self.config.max_history_events
@@ -323,7 +331,8 @@ class Execution:
             type=event_type,
             details=details,
         )
-        frame.previous_event_id = event.id
+        if chain:
+            frame.previous_event_id = event.id
         timestamp = yield RecordEvent(event=event)
         if isinstance(timestamp, int) and timestamp > self._now_ms:
             self._now_ms = timestamp
@@ -912,7 +921,7 @@ class Execution:
         except AslError as exc:
             yield from self._record(frame, "ParallelStateFailed", None)
             raise _final(exc) from None
-        yield from self._record(frame, "ParallelStateSucceeded", None)
+        yield from self._record(frame, "ParallelStateSucceeded", None, chain=False)
         result = list(outcomes)
         if state.jsonata:
             return self._finish_jsonata(state, raw, run, frame, result, result=result)
@@ -967,14 +976,14 @@ class Execution:
                 return (yield from self._run_machine(processor, inputs[index], child))
             child = frame.child(started_id)
             yield from self._record(child, "MapIterationStarted", {"name": state.name, "index": index})
-            iteration_start = child.previous_event_id
-            child.previous_event_id = iteration_start
             try:
                 output = yield from self._run_machine(processor, inputs[index], child)
             except AslError:
-                yield from self._record(child, "MapIterationFailed", {"name": state.name, "index": index})
+                yield from self._record(child, "MapIterationFailed", {"name": state.name, "index": index}, chain=False)
                 raise
-            yield from self._record(child, "MapIterationSucceeded", {"name": state.name, "index": index})
+            yield from self._record(
+                child, "MapIterationSucceeded", {"name": state.name, "index": index}, chain=False
+            )
             return output
 
         try:
@@ -991,7 +1000,7 @@ class Execution:
             raise _final(exc) from None
         if distributed:
             yield from self._record(frame, "MapRunSucceeded", None)
-        yield from self._record(frame, "MapStateSucceeded", None)
+        yield from self._record(frame, "MapStateSucceeded", None, chain=False)
         result = [
             {"Error": o.error_name or "", "Cause": o.cause_text or ""} if isinstance(o, _Final) else o
             for o in outcomes

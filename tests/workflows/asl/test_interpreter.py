@@ -347,7 +347,7 @@ def test_history_of_a_pass_chain() -> None:
         "SucceedStateEntered", "SucceedStateExited", "ExecutionSucceeded",
     ]
     assert [e["id"] for e in history] == [1, 2, 3, 4, 5, 6]
-    assert [e["previousEventId"] for e in history] == [0, 1, 2, 3, 4, 5]
+    assert [e["previousEventId"] for e in history] == [0, 0, 2, 3, 4, 5]  # as AWS: ExecutionStarted does not chain
     assert history[1]["stateEnteredEventDetails"] == {
         "name": "A", "input": '{"x":1}', "inputDetails": {"truncated": False}
     }
