@@ -199,3 +199,10 @@ def test_check_filter_accepts_nulls_and_none():
 def test_condition_messages_say_condition():
     with pytest.raises(BadRequest, match=r"condition\.nope"):
         check_filter(SPEC, {"nope": {"eq": 1}}, what="condition")
+
+
+def test_export_list():
+    import server.filters as filters
+
+    assert filters.__all__ == sorted(filters.__all__)
+    assert all(hasattr(filters, name) for name in filters.__all__)

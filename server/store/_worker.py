@@ -151,8 +151,8 @@ class SQLiteThread:
         if conn is not None:
             conn.close()
 
-    async def run(self, fn: Callable[[sqlite3.Connection], T], *, batch: bool = False) -> T:
-        """Run `fn` on the thread; returns its result or raises its exception.
+    def submit(self, fn: Callable[[sqlite3.Connection], T], *, batch: bool = False) -> "asyncio.Future[T]":
+        """Queue `fn`; the future settles after it ran (for batch jobs: after the COMMIT).
 
         With `batch=True`, `fn` runs inside a write transaction the thread opens and commits
         (possibly shared with other batch jobs); it must not BEGIN/COMMIT itself.
@@ -162,7 +162,11 @@ class SQLiteThread:
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[T] = loop.create_future()
         self._jobs.put(_Job(loop, fut, fn, batch))
-        return await fut
+        return fut
+
+    async def run(self, fn: Callable[[sqlite3.Connection], T], *, batch: bool = False) -> T:
+        """Run `fn` on the thread; returns its result or raises its exception."""
+        return await self.submit(fn, batch=batch)
 
     async def close(self) -> None:
         """Finish queued jobs, close the connection and join the thread."""

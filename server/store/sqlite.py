@@ -25,6 +25,7 @@ delta from `startedAt` neither misses nor repeats a write.
 
 from __future__ import annotations
 
+import asyncio
 import builtins
 import json
 import logging
@@ -223,6 +224,7 @@ class SQLiteStore:
         self._max_scan = max(1, max_scan)
         self._models: dict[str, _Model] = {}
         self._listeners: list[ChangeListener] = []
+        self._orphans: set[asyncio.Task[None]] = set()
         self._writer: SQLiteThread | None = None
         self._reader: aiosqlite.Connection | None = None
         #: last stamp assigned (writer thread only)
@@ -267,6 +269,14 @@ class SQLiteStore:
             raise StoreError(f"cannot open the database {self.path}: {exc}") from exc
 
     async def close(self) -> None:
+        """Finish queued writes (publishing them), then close the connections."""
+        if self._writer is not None:
+            try:
+                await self._writer.run(lambda conn: None)  # drain: queued writes commit first
+            except (RuntimeError, sqlite3.Error):
+                pass  # never started, or the connection failed: nothing to drain
+        if self._orphans:
+            await asyncio.gather(*self._orphans, return_exceptions=True)
         if self._reader is not None:
             await self._reader.close()
             self._reader = None
@@ -552,6 +562,43 @@ class SQLiteStore:
         except sqlite3.Error as exc:
             raise StoreError(f"write failed: {exc}") from exc
 
+    async def _run_write(self, w: _Write) -> _Applied | _NeedsHandler | _Failed:
+        """One write job; if the caller is cancelled meanwhile, the write still completes
+        and, once committed, is still published (subscribers must not miss a stored change)."""
+        if self._writer is None:
+            raise StoreError("the store is not open")
+        fut = self._writer.submit(partial(self._txn_write, w), batch=True)
+        try:
+            return await asyncio.shield(fut)
+        except asyncio.CancelledError:
+            fut.add_done_callback(partial(self._orphan_done, w))
+            raise
+        except sqlite3.Error as exc:
+            raise StoreError(f"write failed: {exc}") from exc
+
+    def _orphan_done(self, w: _Write, fut: "asyncio.Future[Any]") -> None:
+        if fut.cancelled() or fut.exception() is not None:
+            return
+        result = fut.result()
+        if isinstance(result, _Applied) and not result.replayed:
+            task = asyncio.get_running_loop().create_task(self._committed(w, result))
+            self._orphans.add(task)
+            task.add_done_callback(self._orphans.discard)
+
+    async def _committed(self, w: _Write, result: _Applied) -> None:
+        # Committed: later syncs may start from this stamp.
+        self._committed_stamp = max(self._committed_stamp, int(result.item["_lastChangedAt"]))
+        await self._publish(
+            ChangeEvent(
+                model=w.model.spec.name,
+                op=result.op,
+                item=result.item,
+                previous=result.previous,
+                identity=w.identity,
+                mutation_id=w.mutation_id,
+            )
+        )
+
     async def _write(
         self,
         op: Operation,
@@ -563,7 +610,7 @@ class SQLiteStore:
     ) -> WriteResult:
         w = _Write(self._model(model), op, input, identity, condition, mutation_id)
         for _ in range(10):
-            result = await self._run(partial(self._txn_write, w), batch=True)
+            result = await self._run_write(w)
             if isinstance(result, _Failed):
                 raise result.error
             if isinstance(result, _NeedsHandler):
@@ -574,22 +621,11 @@ class SQLiteStore:
         else:  # pragma: no cover - needs 10 concurrent writers racing one item
             raise ConflictUnhandled(
                 f"{model} {input.get('id')!r} kept changing while its conflict handler ran; retry",
-                data=result.server,
+                data=getattr(result, "server", None),
             )
         assert isinstance(result, _Applied)
         if not result.replayed:
-            # Committed: later syncs may start from this stamp.
-            self._committed_stamp = max(self._committed_stamp, int(result.item["_lastChangedAt"]))
-            await self._publish(
-                ChangeEvent(
-                    model=model,
-                    op=result.op,
-                    item=result.item,
-                    previous=result.previous,
-                    identity=identity,
-                    mutation_id=mutation_id,
-                )
-            )
+            await self._committed(w, result)
         return WriteResult(item=result.item, replayed=result.replayed, conflict=result.conflict)
 
     async def _call_handler(self, w: _Write, need: _NeedsHandler) -> Decision:

@@ -185,3 +185,20 @@ async def test_closed_store_refuses_politely(make_store):
         await s.create("Todo", {"title": "a"}, identity=USER)
     with pytest.raises(StoreError, match="not open"):
         await s.get("Todo", "x", identity=USER)
+
+
+async def test_a_write_whose_caller_is_cancelled_still_commits_and_publishes(store):
+    events = []
+    store.add_listener(events.append)
+    task = asyncio.create_task(store.create("Todo", {"id": "orphan", "title": "a"}, identity=USER))
+    await asyncio.sleep(0)  # queued on the writer thread
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    for _ in range(200):
+        if events:
+            break
+        await asyncio.sleep(0.005)
+    assert [e.item["id"] for e in events] == ["orphan"]
+    assert (await store.get("Todo", "orphan", identity=USER))["title"] == "a"
+    assert store.last_stamp == events[0].item["_lastChangedAt"]
