@@ -18,7 +18,7 @@ from server.models import ModelSpec
 from server.schema.expand import Expansion, ModelOperations, expand
 from server.schema.formatting import format_error
 from server.schema.resolvers import ResolverBinding, load_resolvers, model_resolver, user_resolver
-from server.schema.scalars import AWS_SCALARS
+from server.schema.scalars import AWS_SCALARS, serialize_aws_json_value
 
 __all__ = ["SchemaBundle", "build_schema", "format_error", "load_resolvers"]
 
@@ -126,8 +126,27 @@ def _check_subscriptions(schema: GraphQLSchema, ex: Expansion) -> None:
                 )
 
 
+def _json_field(name: str, is_list: bool) -> Any:
+    """Encode a stored AWSJSON value here, always: a stored JSON string such as "123" must go
+    out as the JSON text '"123"', not pass through as if it were the number 123."""
+
+    def resolve(item: Any, _info: Any) -> Any:
+        value = item.get(name) if isinstance(item, Mapping) else getattr(item, name, None)
+        if value is None:
+            return None
+        if is_list and isinstance(value, list):
+            return [None if v is None else serialize_aws_json_value(v) for v in value]
+        return serialize_aws_json_value(value)
+
+    return resolve
+
+
 def _bind_models(schema: GraphQLSchema, ex: Expansion) -> None:
     for spec in ex.models:
+        model_type = _root(schema, spec.name)
+        for f in spec.fields:
+            if f.type_name == "AWSJSON":
+                model_type.fields[f.name].resolve = _json_field(f.name, f.is_list)
         ops = ex.operations[spec.name]
         for op, field_name, root in (
             ("get", ops.get, ex.query),

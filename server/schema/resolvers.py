@@ -41,7 +41,7 @@ from server.errors import BadRequest, ConfigError, LimitExceeded, ServerError, S
 from server.filters import check_filter
 from server.loader import load_callable
 from server.models import ModelSpec
-from server.schema.scalars import serialize_aws_json
+from server.schema.scalars import serialize_aws_json_value
 
 __all__ = [
     "DEFAULT_LIMIT",
@@ -281,9 +281,9 @@ def _as_wire(item: Mapping[str, Any], json_fields: tuple[str, ...]) -> dict[str,
         if value is None:
             continue
         if isinstance(value, list):
-            out[name] = [serialize_aws_json(v) if v is not None else None for v in value]
+            out[name] = [serialize_aws_json_value(v) if v is not None else None for v in value]
         else:
-            out[name] = serialize_aws_json(value)
+            out[name] = serialize_aws_json_value(value)
     return out
 
 

@@ -45,6 +45,7 @@ __all__ = [
     "parse_aws_timestamp",
     "parse_aws_url",
     "serialize_aws_json",
+    "serialize_aws_json_value",
 ]
 
 INT64_MIN = -(2**63)
@@ -185,6 +186,11 @@ def serialize_aws_json(value: Any) -> str:
             return value
         except ValueError:
             pass
+    return serialize_aws_json_value(value)
+
+
+def serialize_aws_json_value(value: Any) -> str:
+    """Encode a parsed value as JSON text, always (a `str` becomes a JSON string)."""
     try:
         return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
     except (TypeError, ValueError) as exc:

@@ -62,6 +62,15 @@ async def test_crud_round_trip(todo: Any) -> None:
     assert listed["items"] == []
 
 
+async def test_awsjson_values_round_trip_exactly_through_the_store(todo: Any) -> None:
+    _, _, run = todo
+    for i, text in enumerate(['"123"', '"plain"', "123", "[1, {\"a\": null}]", '{"k": "v"}', "true"]):
+        created = await _create(run, id=f"j{i}", title="t", meta=text)
+        assert json.loads(created["meta"]) == json.loads(text), text
+        got = (await run(GET, {"id": f"j{i}"}))["data"]["getTodo"]
+        assert json.loads(got["meta"]) == json.loads(text), text
+
+
 async def test_list_filters_with_appsync_operators(todo: Any) -> None:
     _, _, run = todo
     for i, (title, done, prio) in enumerate(
