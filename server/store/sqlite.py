@@ -742,7 +742,7 @@ class SQLiteStore:
             iso = _iso(stamp)
             item = {"id": item_id, **fields, "createdAt": iso, "updatedAt": iso,
                     "_version": 1, "_deleted": False, "_lastChangedAt": stamp}
-            data = _dumps(item)
+            data = _encode(item, f"create{name}")
             conn.execute(
                 "INSERT INTO items (model, id, version, deleted, lca, data) VALUES (?, ?, 1, 0, ?, ?)",
                 (name, item_id, stamp, data),
@@ -814,7 +814,7 @@ class SQLiteStore:
         new_version = server_version + 1
         item = {"id": item_id, **fields, "createdAt": server["createdAt"], "updatedAt": _iso(stamp),
                 "_version": new_version, "_deleted": op == "delete", "_lastChangedAt": stamp}
-        data = _dumps(item)
+        data = _encode(item, f"{w.op}{name}")
         conn.execute(
             "UPDATE items SET version=?, deleted=?, lca=?, data=? WHERE model=? AND id=?",
             (new_version, op == "delete", stamp, data, name, item_id),
@@ -864,6 +864,13 @@ class SQLiteStore:
 
 
 # ---------------------------------------------------------------------- helpers
+
+
+def _encode(item: Item, where: str) -> str:
+    try:
+        return _dumps(item)
+    except (TypeError, ValueError) as exc:
+        raise BadRequest(f"{where}: a value cannot be stored as JSON ({exc})") from exc
 
 
 def _limit(limit: int | None) -> int:

@@ -202,3 +202,14 @@ async def test_a_write_whose_caller_is_cancelled_still_commits_and_publishes(sto
     assert [e.item["id"] for e in events] == ["orphan"]
     assert (await store.get("Todo", "orphan", identity=USER))["title"] == "a"
     assert store.last_stamp == events[0].item["_lastChangedAt"]
+
+
+async def test_unstorable_values_are_a_bad_request(make_store):
+    from server.models import FieldSpec, ModelSpec
+
+    spec = ModelSpec(name="Blob", fields=(FieldSpec(name="payload", type_name="AWSJSON", kind="scalar"),))
+    store = await make_store(models=[spec])
+    ok = await store.create("Blob", {"payload": {"nested": [1, "two", None]}}, identity=USER)
+    assert (await store.get("Blob", ok.item["id"], identity=USER))["payload"] == {"nested": [1, "two", None]}
+    with pytest.raises(BadRequest, match="createBlob: a value cannot be stored as JSON"):
+        await store.create("Blob", {"payload": {1, 2}}, identity=USER)
