@@ -51,6 +51,10 @@ class SchemaBundle:
     #: Subscription field → the mutation fields whose results it delivers (@aws_subscribe).
     subscribe_to: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
+    def subscriptions_for(self, mutation: str) -> tuple[str, ...]:
+        """The subscription fields whose `@aws_subscribe` lists `mutation` (in schema order)."""
+        return tuple(sub for sub, mutations in self.subscribe_to.items() if mutation in mutations)
+
     def model(self, name: str) -> ModelSpec | None:
         for m in self.models:
             if m.name == name:

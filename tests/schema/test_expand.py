@@ -184,6 +184,8 @@ def test_bundle_records_subscription_bindings_and_models() -> None:
     bundle = build_schema(SDL, model_settings={"Todo": {"conflict": "OPTIMISTIC_CONCURRENCY"}})
     assert bundle.subscribe_to["onAnything"] == ("createTodo", "updateTodo")
     assert bundle.subscribe_to["onDeleteTodo"] == ("deleteTodo",)
+    assert bundle.subscriptions_for("createTodo") == ("onCreateTodo", "onAnything")
+    assert bundle.subscriptions_for("deleteTodo") == ("onDeleteTodo",)
     todo = bundle.model("Todo")
     assert todo is not None and todo.conflict == "OPTIMISTIC_CONCURRENCY" and todo.plural == "Todos"
     assert "id" not in todo.field_names and "createdAt" not in todo.field_names
