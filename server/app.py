@@ -7,6 +7,7 @@ host and port (port 0 picks a free one, which is what tests use).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import secrets
@@ -23,12 +24,14 @@ from server.errors import ConfigError
 from server.loader import load_callable
 from server.metrics import MeteredStore, Metrics
 from server.ratelimit import Rate, RateLimiter
+from server.realtime import LocalBus, SubscriptionRegistry, install_publisher
 from server.schema.build import SchemaBundle, build_schema, format_error, load_resolvers
 from server.auth.identity import Identity
 from server.settings import Settings
 from server.store.sqlite import SQLiteStore
 from server.web.http import Authenticator, GraphQLHttpHandler, HttpLimits
 from server.web.ops import OpsEndpoints, request_id_middleware
+from server.web.realtime import RealtimeEndpoint
 
 log = logging.getLogger("syncline")
 
@@ -60,6 +63,10 @@ class Syncline:
     api_key: str | None
     api_key_created: bool
     migration: list[str]
+    #: Real time: the event bus every committed mutation is published on, and the WebSocket
+    #: endpoint (its `registry` holds the subscription groups).
+    bus: LocalBus | None = None
+    realtime: RealtimeEndpoint | None = None
 
     @classmethod
     async def create(cls, settings: Settings, *, authenticator: Authenticator | None = None) -> "Syncline":
@@ -118,14 +125,37 @@ class Syncline:
             introspection=settings.server.introspection,
         )
         metrics = Metrics(db_path=data_dir / DB_FILE)
+        metered = MeteredStore(store, metrics, bundle.models)
+        # Real time: every root Mutation field publishes its committed result on the bus.
+        bus = LocalBus()
+        install_publisher(bundle.schema, bus.publish)
         handler = GraphQLHttpHandler(
             schema=bundle.schema,
-            store=MeteredStore(store, metrics, bundle.models),
+            store=metered,
             authenticator=authenticator,
             format_error=format_error,
             limits=limits,
             on_result=metrics.observe_request,
             throttle=_throttle(settings, metrics),
+        )
+        registry = SubscriptionRegistry(
+            schema=bundle.schema,
+            subscribe_to=bundle.subscribe_to,
+            models=bundle.models,
+            store=metered,
+            format_error=format_error,
+            on_groups=_gauges(metrics),
+        )
+        realtime = RealtimeEndpoint(
+            registry=registry,
+            schema=bundle.schema,
+            http=handler,
+            authenticator=authenticator,
+            store=metered,
+            format_error=format_error,
+            settings=settings.realtime,
+            max_query_cost=settings.server.max_query_cost,
+            metrics=metrics,
         )
         ops = OpsEndpoints(
             metrics=metrics,
@@ -140,7 +170,20 @@ class Syncline:
         ops.add_routes(app)
         for path in ("/graphql",):
             app.router.add_post(path, handler.post)
-            app.router.add_get(path, handler.get)
+        # GET /graphql: WebSocket upgrades go to the real-time endpoint, other GETs to `handler.get`.
+        realtime.add_routes(app)
+        fanout: list[asyncio.Task[None]] = []
+
+        async def _start_fanout(_: web.Application) -> None:
+            fanout.append(asyncio.create_task(registry.run(bus.subscribe())))
+
+        async def _stop_fanout(_: web.Application) -> None:
+            for task in fanout:
+                task.cancel()
+            await asyncio.gather(*fanout, return_exceptions=True)
+
+        app.on_startup.append(_start_fanout)
+        app.on_shutdown.append(_stop_fanout)
 
         async def _close_store(_: web.Application) -> None:
             await store.close()
@@ -156,7 +199,19 @@ class Syncline:
             api_key=api_key,
             api_key_created=created,
             migration=migration,
+            bus=bus,
+            realtime=realtime,
         )
+
+
+def _gauges(metrics: Metrics) -> Callable[[int, int], None]:
+    """Keep the subscription and group gauges current (the registry calls this on every change)."""
+
+    def update(subscriptions: int, groups: int) -> None:
+        metrics.subscriptions.set(subscriptions)
+        metrics.subscription_groups.set(groups)
+
+    return update
 
 
 def _throttle(settings: Settings, metrics: Metrics) -> Callable[[Identity, str], float | None] | None:

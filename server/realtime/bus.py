@@ -68,9 +68,13 @@ class LocalBus:
         for q in list(self._queues):
             await q.put(event)
 
-    async def subscribe(self) -> AsyncIterator[MutationEvent]:
+    def subscribe(self) -> AsyncIterator[MutationEvent]:
+        # Registered now, not at the first iteration: no event published after this call is missed.
         q: asyncio.Queue[MutationEvent] = asyncio.Queue(self._max_pending)
         self._queues.append(q)
+        return self._drain(q)
+
+    async def _drain(self, q: asyncio.Queue[MutationEvent]) -> AsyncIterator[MutationEvent]:
         try:
             while True:
                 yield await q.get()
