@@ -67,6 +67,7 @@ __all__ = [
     "MAX_JSON_DEPTH",
     "MAX_NESTING_DEPTH",
     "MAX_STATE_NAME_LENGTH",
+    "MachineType",
     "Severity",
     "format_diagnostics",
     "has_errors",
@@ -74,6 +75,7 @@ __all__ = [
 ]
 
 Severity = Literal["ERROR", "WARNING"]
+MachineType = Literal["STANDARD", "EXPRESS"]
 
 # AWS's codes.
 INVALID_JSON_DESCRIPTION: Final = "INVALID_JSON_DESCRIPTION"
@@ -324,6 +326,10 @@ def _is_jsonata(value: Any) -> bool:
 _TIMESTAMP_RE: Final = re.compile(
     r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$", re.IGNORECASE
 )
+
+
+_WAITING_PATTERN_RE: Final = re.compile(r"\.(sync(:\d+)?|waitForTaskToken)$")
+_ACTIVITY_RE: Final = re.compile(r"^arn:[^:]+:states:[^:]*:[^:]*:activity:")
 
 
 def _is_timestamp(value: Any) -> bool:
@@ -597,17 +603,26 @@ def _duplicates(obj: dict[str, Any]) -> list[str]:
 # --------------------------------------------------------------------------------------------
 
 
-def validate_definition(definition: Any) -> list[Diagnostic]:
+def validate_definition(
+    definition: Any, *, machine_type: MachineType = "STANDARD"
+) -> list[Diagnostic]:
     """Validate an Amazon States Language definition the way CreateStateMachine would.
 
     Args:
         definition: the definition as JSON text (str or bytes) or as parsed JSON (a dict).
             Anything else is reported, never raised.
+        machine_type: STANDARD or EXPRESS (the API's `type`); EXPRESS refuses the `.sync`
+            and `.waitForTaskToken` integration patterns and activities.
 
     Returns:
         Every problem found, errors and warnings, in document order where possible. An
         empty list means the definition is valid. Use `has_errors` for AWS's OK/FAIL.
+
+    Raises:
+        ValueError: `machine_type` is neither STANDARD nor EXPRESS (a caller bug).
     """
+    if machine_type not in ("STANDARD", "EXPRESS"):
+        raise ValueError(f"machine_type must be STANDARD or EXPRESS, not {machine_type!r}")
     text = _definition_text(definition)
     if isinstance(text, Diagnostic):
         return [text]
@@ -631,7 +646,7 @@ def validate_definition(definition: Any) -> list[Diagnostic]:
         return [_too_deep("/")]
     except ValueError as exc:  # JSONDecodeError is a ValueError
         return [_diag("ERROR", INVALID_JSON_DESCRIPTION, "/", f"The definition is not JSON: {exc}")]
-    validator = _Validator()
+    validator = _Validator(express=machine_type == "EXPRESS")
     try:
         validator.top(root)
     except RecursionError:
@@ -699,8 +714,9 @@ def _too_deep(location: str) -> Diagnostic:
 class _Validator:
     """Walks one definition and collects diagnostics; one instance per validation."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, express: bool) -> None:
         self.diagnostics: list[Diagnostic] = []
+        self._express = express
         # Every state name in the whole machine (names are unique across nested scopes).
         self._seen_names: dict[str, str] = {}
         # States inside Parallel branches and Map processors take the *machine's* language,
@@ -1147,6 +1163,17 @@ class _Validator:
                     f"'arn:aws:lambda:us-east-1:123456789012:function:NAME', got {resource!r}"[
                         :300
                     ],
+                )
+        if self._express and isinstance(state.get("Resource"), str):
+            resource = state["Resource"]
+            # AWS guide: "Express Workflows only support Request Response integrations"
+            # (no .sync, no .waitForTaskToken) and no activities.
+            if _WAITING_PATTERN_RE.search(resource) or _ACTIVITY_RE.match(resource):
+                self.schema(
+                    f"{loc}/Resource",
+                    f"'{resource[:200]}' waits for a job, a callback or an activity; EXPRESS "
+                    "state machines only support Request Response integrations. Use a "
+                    "STANDARD state machine.",
                 )
         timeout = heartbeat = None
         if "TimeoutSeconds" in state:

@@ -138,11 +138,11 @@ BAD: list[tuple[str, Any, str, str]] = [
     ("assign-bad-path", one({**PASS_END, "Assign": {"v.$": "$.["}}), "INVALID_JSON_PATH", "/States/S/Assign/v.$"),
     ("intrinsic-unclosed", one({**PASS_END, "Parameters": {"x.$": "States.Format('{}', $.a"}}), "INVALID_INTRINSIC", "/States/S/Parameters/x.$"),
     ("intrinsic-unknown-function", one({**PASS_END, "Parameters": {"x.$": "States.Nope($.a)"}}), "INVALID_INTRINSIC", "/States/S/Parameters/x.$"),
-    ("intrinsic-wrong-arity", one({**PASS_END, "Parameters": {"x.$": "States.ArrayLength($.a, $.b)"}}), "INVALID_INTRINSIC", "/States/S/Parameters/x.$"),
+    ("intrinsic-empty-argument", one({**PASS_END, "Parameters": {"x.$": "States.Array(1,,2)"}}), "INVALID_INTRINSIC", "/States/S/Parameters/x.$"),
     ("intrinsic-bad-path-argument", one({**PASS_END, "Parameters": {"x.$": "States.Array($.[)"}}), "INVALID_INTRINSIC", "/States/S/Parameters/x.$"),
     ("intrinsic-nested-too-deep", one({**PASS_END, "Parameters": {"x.$": "States.Array(" * 12 + ")" * 12}}), "INVALID_INTRINSIC", "/States/S/Parameters/x.$"),
-    ("intrinsic-in-assign", one({**PASS_END, "Assign": {"v.$": "States.Format(1)"}}), "INVALID_INTRINSIC", "/States/S/Assign/v.$"),
-    ("intrinsic-in-itemselector", one(inline_map({"I": PASS_END}, ItemSelector={"v.$": "States.MathAdd(1)"})), "INVALID_INTRINSIC", "/States/S/ItemSelector/v.$"),
+    ("intrinsic-in-assign", one({**PASS_END, "Assign": {"v.$": "States.Format('x'"}}), "INVALID_INTRINSIC", "/States/S/Assign/v.$"),
+    ("intrinsic-in-itemselector", one(inline_map({"I": PASS_END}, ItemSelector={"v.$": "States.MathAdd(1, 2) x"})), "INVALID_INTRINSIC", "/States/S/ItemSelector/v.$"),
     # -- JSONata ------------------------------------------------------------------------------
     ("jsonata-bad-output", jsonata({**PASS_END, "Output": "{% $states.input. %}"}), "INVALID_JSONATA_EXPRESSION", "/States/S/Output"),
     ("jsonata-bad-nested-argument", jsonata({**TASK, "Arguments": {"a": ["{% 1 + %}"]}}), "INVALID_JSONATA_EXPRESSION", "/States/S/Arguments/a[0]"),
@@ -566,6 +566,35 @@ def test_warnings_do_not_fail_the_definition(definition: Any, code: str, locatio
     assert not has_errors(diagnostics)
 
 
+# -- EXPRESS -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "resource",
+    [
+        "arn:aws:states:::lambda:invoke.waitForTaskToken",
+        "arn:aws:states:::states:startExecution.sync:2",
+        "arn:aws:states:::ecs:runTask.sync",
+        "arn:aws:states:us-east-1:123456789012:activity:approve",
+    ],
+)
+def test_express_refuses_waiting_integrations(resource: str) -> None:
+    definition = one({**TASK, "Resource": resource})
+    assert not has_errors(validate_definition(definition))
+    found = {(d.code, d.location) for d in validate_definition(definition, machine_type="EXPRESS")}
+    assert found == {("SCHEMA_VALIDATION_FAILED", "/States/S/Resource")}
+
+
+def test_express_accepts_request_response() -> None:
+    assert validate_definition(one(TASK), machine_type="EXPRESS") == []
+    assert validate_definition(one({**TASK, "Resource": "arn:aws:states:::lambda:invoke"}), machine_type="EXPRESS") == []
+
+
+def test_bad_machine_type_is_a_caller_bug() -> None:
+    with pytest.raises(ValueError):
+        validate_definition(one(TASK), machine_type="FAST")  # type: ignore[arg-type]
+
+
 # -- raw JSON details ---------------------------------------------------------------------------
 
 
@@ -712,7 +741,11 @@ def test_every_conformance_definition_validates() -> None:
     assert files
     for path in files:
         case = json.loads(path.read_text())
-        found = errors(case["definition"])
+        found = [
+            d
+            for d in validate_definition(case["definition"], machine_type=case["state_machine_type"])
+            if d.severity == "ERROR"
+        ]
         if found:
             failures.append(f"{path.name}:\n{format_diagnostics(found)}")
     assert not failures, "\n".join(failures[:20])
