@@ -7,9 +7,21 @@
 
 Arguments are string literals in single quotes (escape `'` `{` `}` `\\` with a backslash),
 numbers, `true` `false` `null`, paths (`$.x`, `$$.x`, `$var.x`) or nested calls (AWS: "You
-can nest up to 10 intrinsic functions within a field"). A malformed call is a definition
-problem (AslSyntaxError, reported by the validator); a call whose arguments turn out wrong at
-run time fails the state with States.IntrinsicFailure.
+can nest up to 10 intrinsic functions within a field"). A malformed call (bad quoting, unknown
+function, bad path) is a definition problem: AslSyntaxError, reported by the validator.
+
+Wrong arguments are a *run-time* failure, as on AWS: wrong arity, wrong types or a broken limit
+fail the state with States.Runtime and the cause "Invalid arguments in States.MathAdd" (AWS
+does not raise States.IntrinsicFailure for these; seen in published AWS executions and
+third-party characterisations run against AWS). `intrinsic_problems` lists the arity and literal
+problems a validator can warn about ahead of time; `IntrinsicArgumentError.detail` says which
+argument was wrong, for local debugging.
+
+AWS's numeric quirks are kept: MathAdd rounds half up (Java Math.round: -1.5 -> -1, recorded),
+while ArrayRange, ArrayPartition, ArrayGetItem and MathRandom truncate fractions (2.6 -> 2);
+ArrayContains compares values by their Java string form, so `true` matches "true" and key
+order matters; Base64Decode ignores characters outside the alphabet (Java's MIME decoder);
+Hash stringifies non-string data.
 
 Randomness (MathRandom, UUID) comes from the caller, so tests and replays are deterministic.
 """
@@ -27,16 +39,18 @@ import uuid as _uuid
 from dataclasses import dataclass
 from typing import Any, Callable, Final, Mapping, Union
 
-from .errors import STATES_INTRINSIC_FAILURE, AslError, AslSyntaxError
+from .errors import STATES_RUNTIME, AslError, AslSyntaxError
 from .jsonpath import Path, parse_path, resolve
 
 __all__ = [
     "Call",
     "FUNCTION_ARITY",
+    "IntrinsicArgumentError",
     "Literal",
     "PathArgument",
     "evaluate_intrinsic",
     "format_value",
+    "intrinsic_problems",
     "is_intrinsic",
     "parse_intrinsic",
 ]
@@ -89,6 +103,7 @@ class Literal:
 
     value: Any
     placeholders: tuple[int, ...] = ()
+    lone_braces: bool = False  # an unescaped `{` or `}` outside a `{}` pair (bad Format template)
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,9 +184,7 @@ class _Parser:
                     self.pos += 1
                     break
                 raise self.error("expected ',' or ')'")
-        call = Call(name, tuple(args), self.text[start : self.pos])
-        _check_call(call, self)
-        return call
+        return Call(name, tuple(args), self.text[start : self.pos])
 
     def parse_argument(self, depth: int) -> Argument:
         c = self.text[self.pos : self.pos + 1]
@@ -203,6 +216,7 @@ class _Parser:
         self.pos += 1  # opening quote
         out: list[str] = []
         placeholders: list[int] = []
+        lone = False
         while True:
             if self.pos >= len(self.text):
                 raise self.error("unterminated string literal")
@@ -217,12 +231,14 @@ class _Parser:
                 continue
             if c == "'":
                 self.pos += 1
-                return Literal("".join(out), tuple(placeholders))
+                return Literal("".join(out), tuple(placeholders), lone)
             if c == "{" and self.text[self.pos + 1 : self.pos + 2] == "}":
                 placeholders.append(sum(len(s) for s in out))
                 out.append("{}")
                 self.pos += 2
                 continue
+            if c in "{}":
+                lone = True
             out.append(c)
             self.pos += 1
 
@@ -258,31 +274,46 @@ class _Parser:
             raise self.error(f"bad path argument: {exc.message}") from None
 
 
-def _check_call(call: Call, parser: _Parser) -> None:
-    """Arity and literal-type checks AWS makes when it validates a definition."""
+def intrinsic_problems(call: Call) -> list[str]:
+    """Arity and literal-argument problems in a parsed call and its nested calls.
+
+    AWS accepts such definitions and fails at run time ("Invalid arguments in States.X"), so
+    the parser does not reject them; a validator can report these as warnings.
+    """
+    problems: list[str] = []
     low, high = FUNCTION_ARITY[call.name]
     n = len(call.args)
     if n < low or (high is not None and n > high):
         want = (
             f"{low}" if low == high else f"at least {low}" if high is None else f"{low} to {high}"
         )
-        raise parser.error(f"{call.name} takes {want} argument(s), got {n}")
-    if call.name == "States.Format":
+        problems.append(f"{call.name} takes {want} argument(s), got {n}")
+    elif call.name == "States.Format":
         first = call.args[0]
-        if isinstance(first, Literal) and not isinstance(first.value, str):
-            raise parser.error("the first argument of States.Format must be a string")
-    if call.name == "States.JsonMerge":
+        if isinstance(first, Literal):
+            if not isinstance(first.value, str):
+                problems.append("the first argument of States.Format must be a string")
+            elif first.lone_braces:
+                problems.append("the States.Format template has a '{' or '}' outside a '{}' pair")
+            elif len(first.placeholders) != n - 1:
+                problems.append(
+                    f"the States.Format template has {len(first.placeholders)} placeholder(s) "
+                    f"but {n - 1} value(s)"
+                )
+    elif call.name == "States.JsonMerge":
         third = call.args[2]
-        if isinstance(third, Literal) and third.value is not False:
-            raise parser.error(
-                "States.JsonMerge only supports shallow merging: its third argument must be false"
-            )
-    if call.name == "States.Hash":
+        if isinstance(third, Literal) and third.value is True:
+            problems.append("States.JsonMerge only supports shallow merging (third argument false)")
+    elif call.name == "States.Hash":
         algo = call.args[1]
         if isinstance(algo, Literal) and algo.value not in _HASHES:
-            raise parser.error(
-                f"unknown hash algorithm {algo.value!r}; use one of {', '.join(_HASHES)}"
+            problems.append(
+                f"unknown hash algorithm {json.dumps(algo.value)}; use one of {', '.join(_HASHES)}"
             )
+    for arg in call.args:
+        if isinstance(arg, Call):
+            problems.extend(intrinsic_problems(arg))
+    return problems
 
 
 _CACHE: dict[str, Call] = {}
@@ -298,8 +329,8 @@ def parse_intrinsic(text: str) -> Call:
         The `Call` tree (cached per text).
 
     Raises:
-        AslSyntaxError: unknown function, wrong number of arguments, bad quoting, bad path,
-            nesting deeper than 10.
+        AslSyntaxError: unknown function, bad quoting, bad number or path, nesting deeper
+            than 10. (Wrong arity is a run-time failure, as on AWS: see intrinsic_problems.)
     """
     cached = _CACHE.get(text)
     if cached is not None:
@@ -318,17 +349,22 @@ def parse_intrinsic(text: str) -> Call:
 
 
 class _Failure(Exception):
-    """Raised inside a function; wrapped into States.IntrinsicFailure with the call's text."""
+    """Raised inside a function; becomes IntrinsicArgumentError naming the function."""
 
 
-def _fail(call: Call, detail: str) -> AslError:
-    return AslError(
-        STATES_INTRINSIC_FAILURE, f"The function '{call.text}' had the following error: {detail}"
-    )
+class IntrinsicArgumentError(AslError):
+    """States.Runtime "Invalid arguments in States.X", as AWS words it; `detail` says what
+    exactly was wrong (not part of the cause, which stays AWS's)."""
+
+    def __init__(self, function: str, detail: str) -> None:
+        super().__init__(STATES_RUNTIME, f"Invalid arguments in {function}")
+        self.function = function
+        self.detail = detail
 
 
 def format_value(value: Any) -> str:
-    """How States.Format prints a value (recorded): strings bare, objects `{a=1, b=[]}`."""
+    """The Java string form AWS uses: strings bare, `null`, objects `{a=1, b=[]}` (recorded in
+    States.Format), also what States.ArrayContains compares and States.Hash hashes."""
     if isinstance(value, str):
         return value
     if isinstance(value, list):
@@ -339,31 +375,33 @@ def format_value(value: Any) -> str:
 
 
 def _json_equal(a: Any, b: Any) -> bool:
-    """JSON equality: `true` is not `1`, objects compare by content."""
-    if isinstance(a, bool) or isinstance(b, bool):
-        return isinstance(a, bool) and isinstance(b, bool) and a == b
-    if isinstance(a, (int, float)) and isinstance(b, (int, float)):
-        return a == b
-    if isinstance(a, list) and isinstance(b, list):
+    """Java equals() on parsed JSON: `true` is not `1`, `1` is not `1.0`, objects by content."""
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, list):
         return len(a) == len(b) and all(_json_equal(x, y) for x, y in zip(a, b))
-    if isinstance(a, dict) and isinstance(b, dict):
+    if isinstance(a, dict):
         return a.keys() == b.keys() and all(_json_equal(a[k], b[k]) for k in a)
-    return type(a) is type(b) and bool(a == b)
+    return bool(a == b)
 
 
-def _java_round(x: float) -> int:
-    """Java's Math.round (half up towards +inf): MathAdd(-1.5, 0) is -1, (2.5, 0) is 3 (recorded)."""
-    return math.floor(x + 0.5)
-
-
-def _integer(value: Any, what: str) -> int:
+def _number(value: Any, what: str) -> int | float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise _Failure(f"The {what} must be a number, but was {json.dumps(value)}")
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            raise _Failure(f"The {what} must be a finite number")
-        return _java_round(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        raise _Failure(f"The {what} must be a finite number")
     return value
+
+
+def _rounded(value: Any, what: str) -> int:
+    """Java's Math.round (half up towards +inf): MathAdd(-1.5, 0) is -1, (2.5, 0) is 3 (recorded)."""
+    number = _number(value, what)
+    return number if isinstance(number, int) else math.floor(number + 0.5)
+
+
+def _truncated(value: Any, what: str) -> int:
+    """A Java (int) cast: 2.6 -> 2, -0.6 -> 0 (ArrayRange, ArrayPartition, MathRandom on AWS)."""
+    return int(_number(value, what))
 
 
 def _string(value: Any, what: str) -> str:
@@ -381,16 +419,19 @@ def _array(value: Any, what: str) -> list[Any]:
 def _format(call: Call, args: list[Any]) -> str:
     template = args[0]
     first = call.args[0]
-    if isinstance(first, Literal):
+    if isinstance(first, Literal) and isinstance(first.value, str):
         slots = list(first.placeholders)
+        lone = first.lone_braces
     else:
-        template = _string(template, "first argument (the format string)")
+        template = _string(template, "format string")
         slots = [m.start() for m in re.finditer(r"\{\}", template)]
+        lone = "{" in template.replace("{}", "") or "}" in template.replace("{}", "")
+    if lone:
+        raise _Failure("The format string has a '{' or '}' outside a '{}' placeholder")
     values = args[1:]
     if len(slots) != len(values):
         raise _Failure(
-            f"The number of arguments ({len(values)}) does not match the number of "
-            f"placeholders ({len(slots)}) in the format string"
+            f"The format string has {len(slots)} placeholder(s) but {len(values)} value(s)"
         )
     out: list[str] = []
     prev = 0
@@ -419,16 +460,16 @@ def _string_to_json(value: Any) -> Any:
 
 def _array_partition(array: Any, size: Any) -> list[list[Any]]:
     items = _array(array, "first argument")
-    chunk = _integer(size, "chunk size")
+    chunk = _truncated(size, "chunk size")
     if chunk <= 0:
         raise _Failure(f"The chunk size must be a positive integer, but was {chunk}")
     return [items[i : i + chunk] for i in range(0, len(items), chunk)]
 
 
 def _array_range(first: Any, last: Any, step: Any) -> list[int]:
-    a = _integer(first, "start")
-    b = _integer(last, "end")
-    s = _integer(step, "step")
+    a = _truncated(first, "start")
+    b = _truncated(last, "end")
+    s = _truncated(step, "step")
     if s == 0:
         raise _Failure("The step must not be 0")
     count = max(0, (b - a) // s + 1)
@@ -442,14 +483,20 @@ def _array_range(first: Any, last: Any, step: Any) -> list[int]:
 
 def _array_get_item(array: Any, index: Any) -> Any:
     items = _array(array, "first argument")
-    if isinstance(index, bool) or not isinstance(index, int):
-        if isinstance(index, float) and index.is_integer():
-            index = int(index)
-        else:
-            raise _Failure(f"The index must be an integer, but was {json.dumps(index)}")
-    if not 0 <= index < len(items):
-        raise _Failure(f"The index {index} is out of bounds for an array of length {len(items)}")
-    return items[index]
+    position = _truncated(index, "index")  # AWS: index 1.2 reads item 1
+    if not items:
+        return None  # AWS returns null for any index into an empty array
+    if not 0 <= position < len(items):
+        raise _Failure(
+            f"The index {position} is out of bounds for an array of length {len(items)}"
+        )
+    return items[position]
+
+
+def _array_contains(array: Any, value: Any) -> bool:
+    # AWS compares Java string forms: ["true"] contains true, {"a":1,"b":2} is not {"b":2,"a":1}.
+    wanted = format_value(value)
+    return any(format_value(item) == wanted for item in _array(array, "first argument"))
 
 
 def _array_unique(array: Any) -> list[Any]:
@@ -460,8 +507,7 @@ def _array_unique(array: Any) -> list[Any]:
     return out
 
 
-def _limited(value: Any, what: str) -> str:
-    text = _string(value, what)
+def _limited(text: str, what: str) -> str:
     if len(text) > MAX_STRING_INPUT:
         raise _Failure(
             f"The {what} can have at most {MAX_STRING_INPUT} characters, but has {len(text)}"
@@ -469,27 +515,30 @@ def _limited(value: Any, what: str) -> str:
     return text
 
 
+_B64_ALPHABET: Final = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/")
+
+
 def _base64_decode(value: Any) -> str:
-    text = _limited(value, "input string")
-    try:
-        raw = base64.b64decode(text.encode("ascii"), validate=True)
-        return raw.decode("utf-8")
-    except (binascii.Error, ValueError, UnicodeError):
-        raise _Failure(f"The input is not valid Base64: {text}") from None
+    """Java's MIME decoder, which AWS uses: characters outside the alphabet are skipped,
+    decoding stops at the first '=', missing padding is fine; one stray 6-bit unit is not."""
+    text = _limited(_string(value, "argument"), "input string")
+    data = "".join(c for c in text.split("=", 1)[0] if c in _B64_ALPHABET)
+    if len(data) % 4 == 1:
+        raise _Failure(f"The input is not valid Base64: {text}")
+    raw = base64.b64decode(data + "=" * (-len(data) % 4))
+    return raw.decode("utf-8", errors="replace")
 
 
 def _hash(value: Any, algorithm: Any) -> str:
-    data = _limited(value, "input data")
+    data = _limited(format_value(value), "input data")  # AWS hashes 123 as "123"
     algo = _string(algorithm, "algorithm")
     if algo not in _HASHES:
-        raise _Failure(
-            f"The algorithm {algo} is not supported; use one of {', '.join(_HASHES)}"
-        )
+        raise _Failure(f"The algorithm {algo} is not supported; use one of {', '.join(_HASHES)}")
     return hashlib.new(_HASHES[algo], data.encode("utf-8")).hexdigest()
 
 
 def _json_merge(a: Any, b: Any, deep: Any) -> dict[str, Any]:
-    if deep is not False:
+    if deep is True:
         raise _Failure("Only shallow merging is supported: the third argument must be false")
     if not isinstance(a, dict) or not isinstance(b, dict):
         raise _Failure("Both arguments must be JSON objects")
@@ -498,22 +547,25 @@ def _json_merge(a: Any, b: Any, deep: Any) -> dict[str, Any]:
     return merged
 
 
+def _int32(value: int, what: str) -> int:
+    if not _INT32_MIN <= value <= _INT32_MAX:
+        raise _Failure(f"The {what} {value} is outside the integer range [{_INT32_MIN}, {_INT32_MAX}]")
+    return value
+
+
 def _math_add(a: Any, b: Any) -> int:
-    x = _integer(a, "first argument")
-    y = _integer(b, "second argument")
-    for v in (x, y):
-        if not _INT32_MIN <= v <= _INT32_MAX:
-            raise _Failure(f"The value {v} is outside the integer range [{_INT32_MIN}, {_INT32_MAX}]")
-    return x + y
+    x = _int32(_rounded(a, "first argument"), "first argument")
+    y = _int32(_rounded(b, "second argument"), "second argument")
+    return _int32(x + y, "sum")
 
 
 def _math_random(args: list[Any], source: Callable[[], float]) -> int:
-    start = _integer(args[0], "start")
-    end = _integer(args[1], "end")
+    start = _truncated(args[0], "start")
+    end = _truncated(args[1], "end")
     if start >= end:
         raise _Failure(f"The start ({start}) must be less than the end ({end})")
     if len(args) == 3:
-        seed = _integer(args[2], "seed")
+        seed = _truncated(args[2], "seed")
         # A seed gives the same number every time, as on AWS (the value itself differs).
         return _random.Random(seed).randrange(start, end)
     return start + min(int(source() * (end - start)), end - start - 1)
@@ -530,6 +582,9 @@ def _string_split(value: Any, delimiters: Any) -> list[str]:
 
 def _apply(call: Call, args: list[Any], rand: Callable[[], float], new_uuid: Callable[[], str]) -> Any:
     name = call.name
+    low, high = FUNCTION_ARITY[name]
+    if len(args) < low or (high is not None and len(args) > high):
+        raise _Failure(f"{name} takes {low if low == high else f'{low} or more'} argument(s)")
     if name == "States.Format":
         return _format(call, args)
     if name == "States.StringToJson":
@@ -541,7 +596,7 @@ def _apply(call: Call, args: list[Any], rand: Callable[[], float], new_uuid: Cal
     if name == "States.ArrayPartition":
         return _array_partition(args[0], args[1])
     if name == "States.ArrayContains":
-        return any(_json_equal(x, args[1]) for x in _array(args[0], "first argument"))
+        return _array_contains(args[0], args[1])
     if name == "States.ArrayRange":
         return _array_range(args[0], args[1], args[2])
     if name == "States.ArrayGetItem":
@@ -551,7 +606,8 @@ def _apply(call: Call, args: list[Any], rand: Callable[[], float], new_uuid: Cal
     if name == "States.ArrayUnique":
         return _array_unique(args[0])
     if name == "States.Base64Encode":
-        return base64.b64encode(_limited(args[0], "input string").encode("utf-8")).decode("ascii")
+        text = _limited(_string(args[0], "argument"), "input string")
+        return base64.b64encode(text.encode("utf-8")).decode("ascii")
     if name == "States.Base64Decode":
         return _base64_decode(args[0])
     if name == "States.Hash":
@@ -592,7 +648,7 @@ def _evaluate(
     try:
         return _apply(call, args, rand, new_uuid)
     except _Failure as exc:
-        raise _fail(call, str(exc)) from None
+        raise IntrinsicArgumentError(call.name, str(exc)) from None
 
 
 def evaluate_intrinsic(
@@ -618,9 +674,9 @@ def evaluate_intrinsic(
 
     Raises:
         AslSyntaxError: the text does not parse.
-        AslError: States.IntrinsicFailure when an argument has the wrong type or breaks a
-            limit; States.Runtime (jsonpath.PathNotFoundError) when a path argument selects
-            nothing.
+        IntrinsicArgumentError: (an AslError) States.Runtime "Invalid arguments in States.X"
+            when the arity is wrong, an argument has the wrong type or breaks a limit.
+        PathNotFoundError: (an AslError) States.Runtime when a path argument selects nothing.
     """
     call = parse_intrinsic(call_or_text) if isinstance(call_or_text, str) else call_or_text
     return _evaluate(

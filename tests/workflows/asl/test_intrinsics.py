@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 from typing import Any
 
@@ -13,10 +14,12 @@ from server.workflows.asl.errors import AslError, AslSyntaxError
 from server.workflows.asl.intrinsics import (
     FUNCTION_ARITY,
     Call,
+    IntrinsicArgumentError,
     Literal,
     PathArgument,
     evaluate_intrinsic,
     format_value,
+    intrinsic_problems,
     is_intrinsic,
     parse_intrinsic,
 )
@@ -103,7 +106,7 @@ def test_parse_tree() -> None:
 
 def test_escapes() -> None:
     """AWS: escape ' { } and \\ with a backslash; an escaped {} is text, not a placeholder."""
-    assert ev("States.Format('It\\'s \\{} {}', 'x')") == "It's {} x"
+    assert ev("States.Format('It\\'s \\{\\} {}', 'x')") == "It's {} x"
     assert ev("States.Format('back\\\\slash {}', 1)") == "back\\slash 1"
     assert ev("States.StringToJson('{\"a\": 1}')") == {"a": 1}  # bare braces fine outside Format
 
@@ -127,13 +130,6 @@ def test_nesting_limit() -> None:
     ("text", "fragment"),
     [
         ("States.Nope()", "unknown intrinsic function 'States.Nope'"),
-        ("States.Format()", "takes at least 1 argument"),
-        ("States.Format(1)", "must be a string"),
-        ("States.ArrayRange(1, 2)", "takes 3 argument"),
-        ("States.UUID(1)", "takes 0 argument"),
-        ("States.MathRandom(1)", "takes 2 to 3 argument"),
-        ("States.JsonMerge($.a, $.b, true)", "shallow"),
-        ("States.Hash('a', 'MD4')", "unknown hash algorithm"),
         ("States.Array('x)", "unterminated string"),
         ("States.Array(", "unexpected end"),
         ("States.Array() extra", "unexpected"),
@@ -141,6 +137,9 @@ def test_nesting_limit() -> None:
         ("States.Array($.[)", "bad path argument"),
         ("States.Array(\"x\")", "unexpected '\"'"),
         ("Format('x')", "expected a function name"),
+        ("States.Array(1.)", "expected ',' or ')'"),
+        ("States.Array(.5)", "unexpected '.'"),
+        ("States.Array([1,2])", "unexpected '['"),
     ],
 )
 def test_syntax_errors(text: str, fragment: str) -> None:
@@ -162,44 +161,126 @@ def test_is_intrinsic() -> None:
 
 
 @pytest.mark.parametrize(
-    ("text", "input", "fragment"),
+    ("text", "input", "detail"),
     [
-        ("States.ArrayRange(0, 1000, 1)", {}, "more than 1000 items"),
-        ("States.ArrayRange(0, 5, 0)", {}, "step must not be 0"),
-        ("States.ArrayGetItem($.a, 3)", {"a": [1]}, "out of bounds"),
-        ("States.ArrayGetItem($.a, 'x')", {"a": [1]}, "must be an integer"),
-        ("States.ArrayPartition($.a, 0)", {"a": [1]}, "positive integer"),
+        # the third-party AWS characterisations this follows assert States.Runtime and
+        # "Invalid arguments in States.X" for each of these
+        ("States.ArrayRange(1, 1001, 1)", {}, "more than 1000 items"),
+        ("States.ArrayRange(1001, 1, -1)", {}, "more than 1000 items"),
+        ("States.ArrayRange(1, 10, 0.49)", {}, "step must not be 0"),
+        ("States.ArrayRange('a', 5, 1)", {}, "must be a number"),
+        ("States.ArrayGetItem($.a, 3)", {"a": [10, 20, 30]}, "out of bounds"),
+        ("States.ArrayGetItem($.a, -1)", {"a": [10, 20, 30]}, "out of bounds"),
+        ("States.ArrayGetItem($.a, '1')", {"a": [1]}, "must be a number"),
+        ("States.ArrayGetItem('not-array', 0)", {}, "must be an array"),
+        ("States.ArrayPartition($.a, 0.6)", {"a": [1]}, "positive integer"),
+        ("States.ArrayPartition($.a, -1)", {"a": [1]}, "positive integer"),
+        ("States.ArrayPartition($.a, null)", {"a": [1]}, "must be a number"),
         ("States.ArrayLength($.a)", {"a": "str"}, "must be an array"),
-        ("States.Format('{} {}', 1)", {}, "does not match the number of placeholders"),
-        ("States.Format($.t, 1)", {"t": "no slots"}, "does not match"),
+        ("States.ArrayContains('not-array', 'x')", {}, "must be an array"),
+        ("States.Format('{} {}', 1)", {}, "2 placeholder(s) but 1 value(s)"),
+        ("States.Format('{}', 1, 2)", {}, "1 placeholder(s) but 2 value(s)"),
+        ("States.Format($.t, 1)", {"t": "no slots"}, "0 placeholder(s)"),
+        ("States.Format($.t, 1)", {"t": 123}, "must be a string"),
+        ("States.Format('Hello {', 1)", {}, "outside a '{}' placeholder"),
+        ("States.Format('Hello {{}}', 1)", {}, "outside a '{}' placeholder"),
+        ("States.Format('}')", {}, "outside a '{}' placeholder"),
         ("States.StringToJson('{bad')", {}, "not valid JSON"),
         ("States.StringToJson('NaN')", {}, "not valid JSON"),
-        ("States.Base64Decode('!!!')", {}, "not valid Base64"),
+        ("States.StringSplit($.s, ',')", {"s": None}, "must be a string"),
+        ("States.StringSplit($.s, $.d)", {"s": "a,b", "d": [","]}, "must be a string"),
+        ("States.Base64Decode('A')", {}, "not valid Base64"),
+        ("States.Base64Decode(123)", {}, "must be a string"),
         ("States.Base64Encode($.s)", {"s": "x" * 10_001}, "at most 10000 characters"),
+        ("States.Base64Encode($.s)", {"s": ["x"]}, "must be a string"),
         ("States.Hash($.s, 'MD5')", {"s": "x" * 10_001}, "at most 10000 characters"),
-        ("States.Hash($.s, $.alg)", {"s": "x", "alg": "SHA-3"}, "not supported"),
+        ("States.Hash('data', 'sha-256')", {}, "not supported"),
+        ("States.Hash('data', 123)", {}, "must be a string"),
         ("States.MathAdd($.a, 1)", {"a": "1"}, "must be a number"),
-        ("States.MathAdd($.a, 1)", {"a": 2**31}, "outside the integer range"),
+        ("States.MathAdd(true, 1)", {}, "must be a number"),
+        ("States.MathAdd(3000000000, 1)", {}, "outside the integer range"),
+        ("States.MathAdd(2147483647, 1)", {}, "sum 2147483648 is outside"),
         ("States.JsonMerge($.a, $.b, false)", {"a": {}, "b": [1]}, "JSON objects"),
+        ("States.JsonMerge($.a, $.b, true)", {"a": {}, "b": {}}, "shallow"),
         ("States.MathRandom(5, 5)", {}, "must be less than"),
+        ("States.MathRandom(1.4, 1.6)", {}, "must be less than"),
+        ("States.MathRandom(1, 10, null)", {}, "must be a number"),
+        ("States.Hash()", {}, "takes 2 argument(s)"),
+        ("States.Base64Encode('a', 'b')", {}, "takes 1 argument(s)"),
+        ("States.ArrayContains($.a, 2, 999)", {"a": [1]}, "takes 2 argument(s)"),
+        ("States.Format()", {}, "1 or more argument(s)"),
+        ("States.UUID(1)", {}, "takes 0 argument(s)"),
     ],
 )
-def test_intrinsic_failures(text: str, input: Any, fragment: str) -> None:
-    with pytest.raises(AslError) as info:
+def test_argument_failures_are_states_runtime(text: str, input: Any, detail: str) -> None:
+    name = text.split("(")[0]
+    with pytest.raises(IntrinsicArgumentError) as info:
         ev(text, input)
-    assert info.value.error == "States.IntrinsicFailure"
-    assert fragment in info.value.cause
-    assert info.value.cause.startswith(f"The function '{text}' had the following error: ")
+    assert info.value.error == "States.Runtime"
+    assert info.value.cause == f"Invalid arguments in {name}"
+    assert detail in info.value.detail
+
+
+@pytest.mark.parametrize(
+    ("text", "input", "expected"),
+    [
+        # AWS's numeric quirks, from third-party characterisations run against AWS
+        ("States.ArrayRange(1.4, 5.6, 2.2)", {}, [1, 3, 5]),
+        ("States.ArrayRange(1.6, 1.4, 1)", {}, [1]),  # truncated, not rounded
+        ("States.ArrayRange(5.4, -0.6, -2.4)", {}, [5, 3, 1]),
+        ("States.ArrayRange(3, 3, -1)", {}, [3]),
+        ("States.ArrayRange(5, 1, 1)", {}, []),
+        ("States.ArrayPartition($.a, 2.6)", {"a": [1, 2, 3, 4, 5]}, [[1, 2], [3, 4], [5]]),
+        ("States.ArrayPartition($.a, 2147483647)", {"a": [1, 2, 3]}, [[1, 2, 3]]),
+        ("States.ArrayGetItem($.a, 1.2)", {"a": [10, 20, 30]}, 20),
+        ("States.ArrayGetItem($.a, 999)", {"a": []}, None),
+        ("States.ArrayContains($.a, true)", {"a": ["true", "false"]}, True),
+        ("States.ArrayContains($.a, $.t)", {"a": ["9007199254740991"], "t": 9007199254740991}, True),
+        ("States.ArrayContains($.a, $.t)", {"a": [{"a": 1, "b": 2}], "t": {"b": 2, "a": 1}}, False),
+        ("States.ArrayContains($.a, false)", {"a": [0, 1, -1, -1.5]}, False),
+        ("States.ArrayContains($.a, null)", {"a": [1, None, 3]}, True),
+        ("States.ArrayUnique($.a)", {"a": [1, 1.0, True, "1", {"a": 1}, {"a": 1}]}, [1, 1.0, True, "1", {"a": 1}]),
+        ("States.Base64Decode('!!!invalid!!!')", {}, base64.b64decode("invalid=").decode("utf-8", "replace")),
+        ("States.Base64Decode(' YWJjZA== ')", {}, "abcd"),
+        ("States.Base64Decode('abc')", {}, base64.b64decode("abc=").decode("utf-8", "replace")),
+        ("States.Base64Decode('4pyT')", {}, "\u2713"),
+        ("States.Hash(123, 'MD5')", {}, hashlib.md5(b"123").hexdigest()),
+        ("States.Hash($.o, 'MD5')", {"o": {}}, hashlib.md5(b"{}").hexdigest()),
+        ("States.JsonMerge($.a, $.b, $.deep)", {"a": {"x": 1}, "b": {"y": 2}, "deep": "false"}, {"x": 1, "y": 2}),
+        ("States.MathAdd(-2147483647, -1)", {}, -2147483648),
+        ("States.MathAdd(1.6, 2.7)", {}, 5),
+        ("States.MathAdd(0.1, 0.2)", {}, 0),
+        ("States.Format('{}|{}|{}', $.n, $.b, $.f)", {"n": None, "b": False, "f": 3.5}, "null|false|3.5"),
+        ("States.StringSplit('a,,b', ',')", {}, ["a", "b"]),
+        ("States.StringSplit('', ',')", {}, []),
+    ],
+)
+def test_aws_numeric_and_comparison_quirks(text: str, input: Any, expected: Any) -> None:
+    assert ev(text, input) == expected
+
+
+def test_intrinsic_problems_for_validators() -> None:
+    """Definition-time warnings for what AWS only reports at run time."""
+    assert intrinsic_problems(parse_intrinsic("States.Format('{}', $.a)")) == []
+    assert intrinsic_problems(parse_intrinsic("States.Hash('a')")) == [
+        "States.Hash takes 2 argument(s), got 1"
+    ]
+    problems = intrinsic_problems(
+        parse_intrinsic("States.Array(States.Format('{} {}', 1), States.JsonMerge($.a, $.b, true), States.Hash('x', 'MD4'), States.Format(1))")
+    )
+    assert len(problems) == 4
+    assert intrinsic_problems(parse_intrinsic("States.Format('a { b', 1)"))[0].endswith("outside a '{}' pair")
 
 
 def test_range_limit_boundary() -> None:
     assert len(ev("States.ArrayRange(1, 1000, 1)")) == 1000
+    assert ev("States.ArrayRange(1000, 1, -1)")[-1] == 1
 
 
 def test_failure_names_the_innermost_call() -> None:
-    with pytest.raises(AslError) as info:
-        ev("States.Array(States.ArrayGetItem($.a, 9))", {"a": []})
-    assert info.value.cause.startswith("The function 'States.ArrayGetItem($.a, 9)'")
+    with pytest.raises(IntrinsicArgumentError) as info:
+        ev("States.Array(States.ArrayGetItem($.a, 9))", {"a": [1]})
+    assert info.value.cause == "Invalid arguments in States.ArrayGetItem"
 
 
 def test_missing_path_argument_is_states_runtime() -> None:
@@ -272,4 +353,4 @@ def test_call_shaped_text_parses_or_raises_and_evaluates_safely(text: str) -> No
             uuid=lambda: "u",
         )
     except AslError as exc:
-        assert exc.error in ("States.IntrinsicFailure", "States.Runtime")
+        assert exc.error == "States.Runtime"

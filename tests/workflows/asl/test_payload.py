@@ -116,9 +116,13 @@ def test_missing_path_inside_intrinsic_uses_the_same_cause() -> None:
 
 
 def test_intrinsic_failure_propagates() -> None:
+    """Bad arguments fail as AWS does: States.Runtime, "Invalid arguments in States.X"."""
     with pytest.raises(AslError) as info:
         evaluate_payload_template({"v.$": "States.ArrayGetItem($.a, 5)"}, input={"a": [1]})
-    assert info.value.error == "States.IntrinsicFailure"
+    assert (info.value.error, info.value.cause) == (
+        "States.Runtime",
+        "Invalid arguments in States.ArrayGetItem",
+    )
 
 
 def test_non_string_dollar_value_is_a_syntax_error() -> None:
