@@ -91,12 +91,20 @@ class FunctionResolver:
     fn: Callable[..., Any]
     #: Where it came from, for messages (`"resolvers:hello"`).
     ref: str = ""
-    #: Whether it takes a second parameter (the RequestContext).
-    wants_context: bool = False
+    #: Whether it takes a second parameter (the RequestContext); None: look at its signature.
+    wants_context: bool | None = None
+
+    def __post_init__(self) -> None:
+        if not callable(self.fn):
+            raise ConfigError(f"resolver {self.ref or self.fn!r} is not callable")
+        if self.wants_context is None:
+            object.__setattr__(self, "wants_context", _wants_context(self.fn))
+        if not self.ref:
+            object.__setattr__(self, "ref", getattr(self.fn, "__qualname__", repr(self.fn)))
 
     @classmethod
     def of(cls, fn: Callable[..., Any], ref: str = "") -> "FunctionResolver":
-        return cls(fn=fn, ref=ref or getattr(fn, "__qualname__", repr(fn)), wants_context=_wants_context(fn))
+        return cls(fn=fn, ref=ref)
 
 
 @dataclass(frozen=True, kw_only=True)

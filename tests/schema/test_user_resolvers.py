@@ -277,3 +277,15 @@ def test_load_resolvers_errors_name_the_field(tmp_path: Path, spec: dict[str, An
     with pytest.raises(ConfigError) as err:
         load_resolvers(spec, tmp_path)
     assert needle in err.value.message and "[resolvers]" in err.value.message
+
+
+def test_function_binding_detects_the_context_parameter() -> None:
+    async def two(event: Any, ctx: Any) -> None: ...
+
+    def one(event: Any) -> None: ...
+
+    assert FunctionResolver(fn=two).wants_context is True
+    assert FunctionResolver(fn=one).wants_context is False
+    assert FunctionResolver(fn=one).ref.endswith("one")
+    with pytest.raises(ConfigError):
+        FunctionResolver(fn="not callable")  # type: ignore[arg-type]
