@@ -40,6 +40,8 @@ helps (AWS warns that codes may change, so nobody should match on them for corre
     ERROR    INVALID_INTRINSIC          a malformed or unknown intrinsic function call
     ERROR    DEFINITION_TOO_LARGE       over 1,048,576 characters (the API's limit)
     WARNING  UNKNOWN_ERROR_NAME         a "States.*" name in ErrorEquals AWS does not define
+    WARNING  INVALID_INTRINSIC_ARGUMENTS  wrong arity or literal type in an intrinsic call:
+                                        AWS accepts it and fails the state at run time
 
 Locations follow AWS's: `/States/<Name>/<Field>`, array elements as `Choices[0]`, nested
 machines as `/States/P/Branches[0]/States/<Name>`; an unsupported field is reported at the
@@ -56,6 +58,7 @@ from datetime import datetime
 from typing import Any, Final, Literal, TypedDict
 
 from .errors import AslSyntaxError
+from . import intrinsics as _intrinsics
 from .intrinsics import is_intrinsic, parse_intrinsic
 from .jsonata import parse_jsonata
 from .jsonpath import parse_path, parse_reference_path
@@ -96,6 +99,7 @@ INVALID_INTRINSIC: Final = "INVALID_INTRINSIC"
 INVALID_JSONATA_EXPRESSION: Final = "INVALID_JSONATA_EXPRESSION"
 UNSUPPORTED_JSONATA_EXPRESSION: Final = "UNSUPPORTED_JSONATA_EXPRESSION"
 DEFINITION_TOO_LARGE: Final = "DEFINITION_TOO_LARGE"
+INVALID_INTRINSIC_ARGUMENTS: Final = "INVALID_INTRINSIC_ARGUMENTS"
 UNKNOWN_ERROR_NAME: Final = "UNKNOWN_ERROR_NAME"
 
 # The API's Definition shape: "max": 1048576 (characters).
@@ -201,15 +205,23 @@ def _check_path_syntax(text: str, *, reference: bool = False, number: bool = Fal
     return None
 
 
-def _check_intrinsic_syntax(text: str) -> str | None:
-    """The reason `text` is not a valid intrinsic function call, or None."""
+def _check_intrinsic_syntax(text: str) -> tuple[str | None, list[str]]:
+    """The reason `text` is not a valid intrinsic call (or None), and its argument problems.
+
+    AWS accepts a call with the wrong arity or a wrong literal and fails it at run time, so
+    those come back separately, as warnings (`intrinsics.intrinsic_problems`).
+    """
     try:
-        parse_intrinsic(text)
+        call = parse_intrinsic(text)
     except AslSyntaxError as exc:
-        return exc.message
+        return exc.message, []
     except (ValueError, TypeError, IndexError, KeyError, RecursionError) as exc:
-        return str(exc) or type(exc).__name__
-    return None
+        return str(exc) or type(exc).__name__, []
+    problems = getattr(_intrinsics, "intrinsic_problems", None)
+    try:
+        return None, [str(p) for p in problems(call)] if problems is not None else []
+    except (ValueError, TypeError, IndexError, KeyError, RecursionError):
+        return None, []
 
 
 def _compile_jsonata(value: str) -> tuple[Any, str | None]:
@@ -1052,12 +1064,19 @@ class _Validator:
             )
             return
         if value.startswith("States."):
-            reason = _check_intrinsic_syntax(value)
+            reason, problems = _check_intrinsic_syntax(value)
             if reason is not None:
                 self.error(
                     INVALID_INTRINSIC,
                     loc,
                     f"'{value[:200]}' is not a valid intrinsic function call: {reason}",
+                )
+            for problem in problems:
+                self.warn(
+                    INVALID_INTRINSIC_ARGUMENTS,
+                    loc,
+                    f"{problem}; AWS accepts the definition but the call fails at run time "
+                    "with States.Runtime.",
                 )
             return
         reason = _check_path_syntax(value)

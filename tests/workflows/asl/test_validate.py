@@ -595,6 +595,18 @@ def test_bad_machine_type_is_a_caller_bug() -> None:
         validate_definition(one(TASK), machine_type="FAST")  # type: ignore[arg-type]
 
 
+def test_intrinsic_argument_problems_are_warnings() -> None:
+    """AWS accepts a wrong arity and fails the call at run time, so it is not an ERROR."""
+    from server.workflows.asl import intrinsics
+
+    if not hasattr(intrinsics, "intrinsic_problems"):
+        pytest.skip("intrinsics.intrinsic_problems is not available yet")
+    diagnostics = validate_definition(one({**PASS_END, "Parameters": {"x.$": "States.MathAdd(1)"}}))
+    assert [(d.severity, d.code, d.location) for d in diagnostics] == [
+        ("WARNING", "INVALID_INTRINSIC_ARGUMENTS", "/States/S/Parameters/x.$")
+    ]
+
+
 # -- raw JSON details ---------------------------------------------------------------------------
 
 
