@@ -47,7 +47,7 @@ _HASHES: Final[Mapping[str, str]] = {
     "SHA-512": "sha512",
 }
 _SIMPLE_PATH: Final = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)((?:\.[A-Za-z_][A-Za-z0-9_]*)*)")
-MAX_RANGE: Final = 1000
+MAX_RANGE: Final = 10_000_000  # jsonata's own cap on range sequences
 MAX_HASH_INPUT: Final = 10_000
 _SAFE_INT: Final = 2**53
 
@@ -200,22 +200,34 @@ def _partition(array: Any, size: Any) -> Any:
     return _jutils.Utils.JList([_jutils.Utils.JList(items[i : i + chunk]) for i in range(0, len(items), chunk)])
 
 
-def _range(first: Any, last: Any, step: Any = 1) -> Any:
-    a = _as_int(first, "$range: the start")
-    b = _as_int(last, "$range: the end")
-    s = _as_int(step, "$range: the step")
-    if s == 0:
-        raise _FunctionError("$range: the step must not be 0")
-    count = max(0, (b - a) // s + 1)
+def _range(*args: Any) -> Any:
+    """$range(start, end, step): inclusive ends, fractions truncated, a wrong-direction or
+    zero step gives nothing (undefined), a single item is a scalar ($range(1, 9, 9) is 1,
+    recorded); unlike States.ArrayRange there is no 1000-item cap."""
+    if len(args) > 3:
+        raise _FunctionError(_signature_error("range", 4))
+    for position, value in enumerate(args, start=1):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
+            raise _FunctionError(_signature_error("range", position))
+    if len(args) < 3 or any(value is None for value in args):
+        return None
+    a, b, s = (int(value) for value in args)
+    if s == 0 or (s > 0 and a > b) or (s < 0 and a < b):
+        return None
+    count = (b - a) // s + 1
     if count > MAX_RANGE:
-        raise _FunctionError(f"$range: the result cannot have more than {MAX_RANGE} items")
-    # A JSONata sequence, so a single item collapses to a scalar: $range(1, 9, 9) is 1 (recorded).
+        raise _FunctionError(f"D2014: The size of the sequence allocated by $range must not exceed {MAX_RANGE}")
     return _jutils.Utils.create_sequence_from_iter(a + i * s for i in range(count))
+
+
+def _signature_error(function: str, position: int) -> str:
+    # jsonata's wording for a bad argument, as AWS reports it
+    return f'T0410: Argument {position} of function "{function}" does not match function signature'
 
 
 def _hash(value: Any, algorithm: Any = "SHA-256") -> str:
     if not isinstance(value, str):
-        raise _FunctionError("$hash: the input must be a string")
+        value = json.dumps(_to_json(value), separators=(",", ":"), ensure_ascii=False)
     if len(value) > MAX_HASH_INPUT:
         raise _FunctionError(f"$hash: the input can have at most {MAX_HASH_INPUT} characters")
     if algorithm not in _HASHES:

@@ -81,6 +81,10 @@ def test_step_functions_functions() -> None:
     assert ev("{% $partition([1, 2, 3], 2) %}") == [[1, 2], [3]]
     assert ev("{% $range(0, 4, 2) %}") == [0, 2, 4]
     assert ev("{% $range(1, 9, 9) %}") == 1  # recorded: a one-item sequence is a scalar
+    assert ev("{% $range(-1.2, 2.8, 1.9) %}") == [-1, 0, 1, 2]  # fractions truncated
+    assert len(ev("{% $range(0, 1000, 1) %}")) == 1001  # no 1000-item cap, unlike ArrayRange
+    assert ev("{% $append([], $range(3, 1, 1)) %}") == []
+    assert ev("{% $hash(123, 'MD5') %}") == "202cb962ac59075b964b07152d234b70"  # md5("123")
     assert ev("{% $hash('input data', 'SHA-1') %}") == "aaff4a450a104cd177d28d18d74485e8cae074b7"
     assert ev("{% $parse('{\"a\": [1, null]}') %}") == {"a": [1, None]}
     assert ev("{% $parse('null') %}") is None
@@ -115,7 +119,10 @@ def test_integral_numbers_are_ints() -> None:
         ("{% $parse('Infinity') %}", "threw an error during evaluation. $parse: the input is not valid JSON"),
         ("{% $eval('1 + 1') %}", "threw an error during evaluation. $eval is not available"),
         ("{% $partition([1], 0) %}", "threw an error during evaluation. $partition"),
-        ("{% $range(0, 5000, 1) %}", "threw an error during evaluation. $range"),
+        ("{% $range(0, 20000000, 1) %}", "threw an error during evaluation. D2014"),
+        ("{% $range('0', 4, 1) %}", 'threw an error during evaluation. T0410: Argument 1 of function "range" does not match function signature'),
+        ("{% $range(0, 4, 1, 2) %}", 'threw an error during evaluation. T0410: Argument 4 of function "range"'),
+        ("{% $range(3, 1, 1) %}", "returned nothing (undefined)."),
     ],
 )
 def test_evaluation_errors(text: str, detail: str) -> None:
