@@ -212,3 +212,15 @@ def test_local_protocol_errors(role, message):
     core = LegacyWSConnection(role)
     with pytest.raises(LocalProtocolError):
         core.send(message)
+
+
+def test_stop_for_a_held_start_drops_it():
+    client, server = pair()
+    client.send(ConnectionInit())
+    client.send(Start(id="1", query="subscription { s }"))
+    client.send(Stop(id="1"))
+    assert transfer(client, server) == [ConnectionInit()]
+    assert frames(server) == [{"type": "complete", "id": "1"}]
+    server.accept_init()
+    assert server.next_event() is NEED_DATA  # the start never runs
+    assert server.active_operations == frozenset()

@@ -127,6 +127,9 @@ class LegacyWSConnection(ConnectionBase):
             assert isinstance(message, Start)
             self._events.append(Stop(id=message.id))
             self._events.append(message)
+        elif outcome is OpChange.UNHOLD:
+            assert isinstance(message, Stop)
+            self._queue(Complete(id=message.id).formatted())
         elif isinstance(outcome, Close):
             raise self._fail(RemoteProtocolError(outcome.reason, close_code=outcome.code))
         elif isinstance(outcome, Refuse):
@@ -150,7 +153,7 @@ class LegacyWSConnection(ConnectionBase):
         if outcome is HOLD and isinstance(message, Start):
             # The legacy client sends start right after connection_init, before the ack.
             self._state.activate_held(message.id)
-        elif isinstance(outcome, (Close, Refuse)) or outcome is HOLD:
+        elif isinstance(outcome, (Close, Refuse)) or outcome is HOLD or outcome is OpChange.UNHOLD:
             raise LocalProtocolError(f"cannot send {message.type!r} in state {self.state.value}")
         self._queue(message.formatted())
         if isinstance(message, ConnectionTerminate):

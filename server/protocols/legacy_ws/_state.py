@@ -49,6 +49,8 @@ class OpChange(enum.Enum):
     """start for an active id: "if we already have a subscription with this id, unsubscribe from it first"."""
     KEEP = "KEEP"
     END = "END"
+    UNHOLD = "UNHOLD"
+    """stop for a start still held during init: the start is dropped before it ever runs."""
 
 
 AWAITING_INIT, INIT_PENDING, READY = ConnState.AWAITING_INIT, ConnState.INIT_PENDING, ConnState.READY
@@ -72,7 +74,8 @@ CONNECTION_TRANSITIONS: Final[dict[tuple[Role, str], dict[ConnState, ConnOutcome
     (SERVER, "ka"): {AWAITING_INIT: _NOT_READY, INIT_PENDING: _NOT_READY},
     (SERVER, "data"): {AWAITING_INIT: _NOT_READY, INIT_PENDING: _NOT_READY},
     (SERVER, "error"): {AWAITING_INIT: _NOT_READY, INIT_PENDING: _NOT_READY},
-    (SERVER, "complete"): {AWAITING_INIT: _NOT_READY, INIT_PENDING: _NOT_READY},
+    # complete may precede the ack: it answers a stop for a start held during init.
+    (SERVER, "complete"): {AWAITING_INIT: _NOT_READY},
     # stop, connection_terminate and connection_error are legal in every open state.
 }
 
@@ -101,8 +104,9 @@ class LegacyWSState:
     def process(self, sender: Role, message: Message) -> OpChange | Close | Refuse | Ignore | Hold | None:
         """Apply `message` from `sender`.
 
-        Returns None (accepted), REPLACE (accepted; the old operation under that id ended), or an
-        outcome that changed nothing (HOLD queues the start in `held`).
+        Returns None (accepted), REPLACE (accepted; the old operation under that id ended),
+        UNHOLD (a held start was dropped), HOLD (the start was queued in `held`), or an outcome
+        that changed nothing.
         """
         if self.state is ConnState.CLOSED:
             return IGNORE
@@ -120,6 +124,9 @@ class LegacyWSState:
         change: OpOutcome | None = None
         if op_row is not None:
             op_id: str = message.id  # type: ignore[union-attr]  # every operation message has an id
+            if key == (CLIENT, "stop") and any(s.id == op_id for s in self.held):
+                self.held = deque(s for s in self.held if s.id != op_id)
+                return OpChange.UNHOLD
             change = op_row[op_id in self.operations]
             if change is IGNORE:
                 return IGNORE
