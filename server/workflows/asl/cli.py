@@ -17,6 +17,7 @@ import importlib.util
 import io
 import inspect
 import json
+import secrets
 import sys
 import time
 from pathlib import Path
@@ -198,6 +199,8 @@ def _run(args: argparse.Namespace, out: TextIO) -> int:
             state_machine_name=name,
             state_machine_arn=f"arn:aws:states:us-east-1:123456789012:stateMachine:{name}",
             execution_arn=f"arn:aws:states:us-east-1:123456789012:execution:{name}:local-execution",
+            # A fresh seed per run: States.UUID, $uuid() and jitter differ between runs, as on AWS.
+            seed=secrets.randbits(64),
         ),
     )
     report: dict[str, Any] = result.formatted()

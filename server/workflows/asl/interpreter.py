@@ -204,6 +204,7 @@ class Execution:
         self._next_effect_id = 0
         self._now_ms = 0
         self._execution_context: dict[str, Any] = {}
+        self._json_cache: tuple[Any, str] | None = None
         self._state_machine_context = {
             "Id": self.config.state_machine_arn,
             "Name": self.config.state_machine_name,
@@ -384,7 +385,9 @@ class Execution:
 
     def _run_state(self, state: State, raw: Any, frame: _Frame) -> Gen[tuple[Any, str | None]]:
         entered_ms = yield from self._record(
-            frame, f"{state.type}StateEntered", {"name": state.name, **payload_details("input", raw)}
+            frame,
+            f"{state.type}StateEntered",
+            {"name": state.name, "input": self._json(raw), "inputDetails": {"truncated": False}},
         )
         run = _StateRun(
             state=state,
@@ -440,8 +443,18 @@ class Execution:
             return _Final(exc.error, state_error_cause(run.state.name, run.entered_id, exc.cause))
         return _Final(exc.error, exc.cause)
 
+    def _json(self, value: Any) -> str:
+        """JSON text of a payload; the last state's output is the next one's input, so the text
+        of the most recent value is reused (payloads are never mutated in place)."""
+        cached = self._json_cache
+        if cached is not None and cached[0] is value:
+            return cached[1]
+        text = to_json(value)
+        self._json_cache = (value, text)
+        return text
+
     def _check_size(self, state: State, output: Any, run: _StateRun) -> str:
-        text = to_json(output)
+        text = self._json(output)
         if len(text) > MAX_PAYLOAD_BYTES // 4 and len(text.encode()) > MAX_PAYLOAD_BYTES:
             raise _Final(
                 STATES_DATA_LIMIT_EXCEEDED,
