@@ -9,13 +9,17 @@ Tables (one set for all models; items are JSON so additive schema changes rewrit
               It also gives a conflict record its `base` (the version the client edited).
     conflicts every resolved or rejected `_version` conflict (audit), newest = highest id.
     ledger    (client_id, seq, key) PK -> model, op, ok, result JSON, at: exactly-once
-              mutation ids; a failed mutation records its error here too.
+              mutation ids; a failed mutation records its error here too. Kept (like the
+              conflict log) for tombstone_ttl: a client offline longer may replay its queue.
     stamp     one row: the last `_lastChangedAt` assigned (survives restarts and GC).
     meta      key/value; `schema` = the model snapshot `migrate` compares against.
 
 Writes run as one function per transaction on a dedicated writer thread (see `_worker`):
-one thread hop per write, writes serialised by that thread. Reads go through an aiosqlite
-connection and never wait for the writer (WAL). Only one process may write a file.
+one thread hop per write, writes serialised by that thread, concurrent writes group-committed
+(each in its own SAVEPOINT; acknowledged only after the shared COMMIT). A write that fails
+(validation, condition, conflict, NotFound) writes nothing but its conflict record and ledger
+row. Reads go through an aiosqlite connection and never wait for the writer (WAL); WAL
+checkpoints run on a helper thread. Only one process may write a file.
 
 `_lastChangedAt` = max(clock(), last + 1) inside the write transaction: store-wide strictly
 increasing, so it is an exact delta cursor. A sync's `startedAt` is the last stamp committed
@@ -241,6 +245,7 @@ class SQLiteStore:
         conn.execute("PRAGMA busy_timeout=5000")
         conn.execute("PRAGMA wal_autocheckpoint=0")  # the writer's helper thread checkpoints
         conn.execute("PRAGMA cache_size=-65536")
+        conn.execute("PRAGMA journal_size_limit=67108864")  # truncate a grown WAL on reset
         conn.executescript(_DDL)
         row = conn.execute("SELECT last FROM stamp").fetchone()
         self._stamp = self._committed_stamp = int(row[0])
