@@ -605,6 +605,11 @@ class _Expander:
             if subscription:
                 return "ModelSubscriptionStringInput"
             name = f"Model{f.type_name}{'List' if f.is_list else ''}Input"
+            if name in _PRELUDE_TYPES:
+                raise ConfigError(
+                    f"enum {f.type_name}: its filter input {name} clashes with an AppSync input of that name; "
+                    "rename the enum"
+                )
             if name not in self.generated_inputs.values():
                 self.generated_inputs[f"enum:{name}"] = name
                 t = f.type_name

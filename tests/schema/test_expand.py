@@ -298,6 +298,7 @@ def test_pasted_amplify_schema_with_explicit_timestamps_and_aws_directives() -> 
         ("type Todo @model { title: String }\ntype Query { getTodo(id: ID!): String }", ["getTodo"]),
         ('type Todo @model { t: String }\ntype Subscription { onX: Todo @aws_subscribe(mutations: ["nope"]) }', ["Subscription.onX", "'nope'"]),
         ('type Note @model { t: String }\ntype Todo @model { t: String }\ntype Subscription { onX: Todo @aws_subscribe(mutations: ["createNote"]) }', ["Subscription.onX", "Note", "same type"]),
+        ("enum Size { S M }\ntype Todo @model { size: Size }", ["enum Size", "ModelSizeInput", "rename"]),
         ("type Todo @model(timestamps: {createdAt: \"born\"}) { title: String }", ["Todo", "timestamps"]),
     ],
 )
