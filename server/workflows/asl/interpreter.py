@@ -92,7 +92,12 @@ _UNCATCHABLE: Final = frozenset({STATES_RUNTIME, STATES_DATA_LIMIT_EXCEEDED})
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class ExecutionConfig:
-    """Identity of the execution (the context object's $$.Execution / $$.StateMachine) and seed."""
+    """Identity of the execution (the context object's $$.Execution / $$.StateMachine) and seed.
+
+    `seed` drives every random choice (retry jitter, States.UUID/$uuid(), $random(), task
+    tokens). A durable engine must store it with the execution (replay needs it) and pick it at
+    random per execution, keeping it secret: task tokens are derived from it.
+    """
 
     execution_arn: str = "arn:aws:states:us-east-1:123456789012:execution:local:local-execution"
     name: str = "local-execution"

@@ -668,3 +668,91 @@ def test_a_loop_that_never_ends_stops_at_the_history_limit() -> None:
     assert (result.status, result.error) == ("FAILED", "States.Runtime")
     assert "maximum number of history events (500)" in result.cause
     assert len(driver.history) <= 500
+
+
+def test_jsonata_catch_sees_error_output_and_assigns() -> None:
+    definition = {
+        "QueryLanguage": "JSONata",
+        "StartAt": "T",
+        "States": {
+            "T": task(
+                "boom",
+                Catch=[{"ErrorEquals": ["States.ALL"], "Next": "After",
+                        "Assign": {"failed": "{% $states.errorOutput.Error %}"},
+                        "Output": {"why": "{% $states.errorOutput.Cause %}", "in": "{% $states.input.n %}"}}],
+                End=True,
+            ),
+            "After": {"Type": "Pass", "Output": {"caught": "{% $states.input %}", "failed": "{% $failed %}"}, "End": True},
+        },
+    }
+
+    def boom(event: Any) -> Any:
+        raise KeyError("no such key")
+
+    result, _ = run(definition, {"n": 5}, functions={"boom": boom})
+    assert result.output == {"caught": {"why": "'no such key'", "in": 5}, "failed": "KeyError"}
+
+
+def test_jsonpath_result_selector_result_path_output_path() -> None:
+    definition = {
+        "StartAt": "T",
+        "States": {
+            "T": task("f", InputPath="$.in", Parameters={"v.$": "$.v", "const": 1},
+                      ResultSelector={"doubled.$": "$.v2"}, ResultPath="$.res", OutputPath="$.res", End=True)
+        },
+    }
+    seen: list[Any] = []
+
+    def f(event: Any) -> Any:
+        seen.append(event)
+        return {"v2": event["v"] * 2, "noise": True}
+
+    result, _ = run(definition, {"in": {"v": 21}, "other": 0}, functions={"f": f})
+    assert seen == [{"v": 21, "const": 1}]
+    assert result.output == {"doubled": 42}
+
+
+def test_null_paths_discard_as_the_spec_says() -> None:
+    """ASL spec: InputPath null gives {} as input, ResultPath null keeps the input, OutputPath null gives {}."""
+    definition = {
+        "StartAt": "A",
+        "States": {
+            "A": {"Type": "Pass", "InputPath": None, "Parameters": {"saw.$": "$"}, "ResultPath": "$.r", "Next": "B"},
+            "B": {"Type": "Pass", "Result": "dropped", "ResultPath": None, "Next": "C"},
+            "C": {"Type": "Pass", "OutputPath": None, "End": True},
+        },
+    }
+    result, driver = run(definition, {"x": 1})
+    assert driver.history[2]["stateExitedEventDetails"]["output"] == '{"x":1,"r":{"saw":{}}}'
+    assert result.output == {}
+
+
+def test_no_choice_matched_without_default() -> None:
+    definition = {
+        "StartAt": "C",
+        "States": {
+            "C": {"Type": "Choice", "Choices": [{"Variable": "$.n", "NumericEquals": 1, "Next": "D"}]},
+            "D": {"Type": "Succeed"},
+        },
+    }
+    result, _ = run(definition, {"n": 2})
+    assert result.error == "States.NoChoiceMatched"
+    assert run(definition, {"n": 1})[0].status == "SUCCEEDED"
+
+
+def test_heartbeat_and_timeout_reach_the_driver() -> None:
+    definition = {"StartAt": "T", "States": {"T": task("f", TimeoutSeconds=30, HeartbeatSeconds=10, End=True)}}
+    _, driver = run(definition, functions={"f": lambda e: e})
+    invocation = driver.invocations[0][1]
+    assert (invocation.timeout_seconds, invocation.heartbeat_seconds) == (30, 10)
+    scheduled = driver.history[2]["lambdaFunctionScheduledEventDetails"]
+    assert scheduled["timeoutInSeconds"] == 30
+
+
+def test_unknown_function_and_unsupported_resource_fail_clearly() -> None:
+    result, _ = run({"StartAt": "T", "States": {"T": task("nope", End=True)}})
+    assert (result.error, result.cause) == ("Lambda.ResourceNotFoundException", "Function not found: nope")
+    definition = {"StartAt": "T", "States": {"T": {"Type": "Task", "Resource": "arn:aws:states:::sqs:sendMessage",
+                                                   "End": True}}}
+    result, _ = run(definition)
+    assert result.status == "FAILED" and "cannot run resource" in result.cause
