@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import argparse
 import base64
+import contextlib
+import fcntl
 import hashlib
 import hmac
 import json
@@ -29,7 +31,7 @@ import time
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterable, Sequence, TextIO
+from typing import Any, Iterable, Iterator, Sequence, TextIO
 
 from server.errors import BadRequest, ConfigError, NotFound, Unauthorized
 
@@ -189,6 +191,21 @@ class ApiKeyRegistry:
             raise
         self._mtime = None
 
+    @contextlib.contextmanager
+    def _write_lock(self) -> Iterator[None]:
+        """Serialise read-modify-write between processes (the server and `syncline keys`)."""
+        if self._path is None:
+            raise ConfigError("API keys can only be created in a project with a data directory")
+        self._path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self._path.parent / ".api_keys.lock", "a+") as fh:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+            try:
+                self._mtime = None  # re-read under the lock: another process may have written
+                self._refresh()
+                yield
+            finally:
+                fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+
     def records(self) -> list[ApiKeyRecord]:
         """Every key, configured first, then stored ones by creation time."""
         self._refresh()
@@ -204,16 +221,16 @@ class ApiKeyRegistry:
         """
         if not MIN_TTL_S <= ttl_s <= MAX_TTL_S:
             raise BadRequest(f"API key lifetime must be between 1 and 365 days, got {ttl_s / 86_400:g} days")
-        self._refresh()
-        now = float(self._clock())
-        while True:
-            key = generate_key()
-            rid = key_id(key)
-            if rid not in self._stored and rid not in self._configured:
-                break
-        rec = ApiKeyRecord(id=rid, key_hash=_hash(key), description=description, created=now, expires=now + ttl_s)
-        self._stored[rid] = rec
-        self._save()
+        with self._write_lock():
+            now = float(self._clock())
+            while True:
+                key = generate_key()
+                rid = key_id(key)
+                if rid not in self._stored and rid not in self._configured:
+                    break
+            rec = ApiKeyRecord(id=rid, key_hash=_hash(key), description=description, created=now, expires=now + ttl_s)
+            self._stored[rid] = rec
+            self._save()
         return key, rec
 
     def _find_stored(self, rid: str) -> ApiKeyRecord:
@@ -227,17 +244,19 @@ class ApiKeyRegistry:
 
     def revoke(self, rid: str) -> ApiKeyRecord:
         """Mark a key revoked (kept for the audit trail; `delete` removes it)."""
-        rec = self._find_stored(rid)
-        if rec.revoked is None:
-            rec = replace(rec, revoked=float(self._clock()))
-            self._stored[rid] = rec
-            self._save()
+        with self._write_lock():
+            rec = self._find_stored(rid)
+            if rec.revoked is None:
+                rec = replace(rec, revoked=float(self._clock()))
+                self._stored[rid] = rec
+                self._save()
         return rec
 
     def delete(self, rid: str) -> None:
-        self._find_stored(rid)
-        del self._stored[rid]
-        self._save()
+        with self._write_lock():
+            self._find_stored(rid)
+            del self._stored[rid]
+            self._save()
 
     # -- verifying ----------------------------------------------------------------------
 

@@ -119,3 +119,20 @@ def test_corrupt_registry_is_a_clear_config_error(tmp_path) -> None:
     (tmp_path / REGISTRY_FILE).write_text("{not json")
     with pytest.raises(ConfigError, match="corrupt"):
         ApiKeyRegistry(tmp_path).verify("da2-aaaaaaaaaaaaaaaaaaaaaaaaaa")
+
+
+def test_concurrent_writers_in_separate_processes_lose_no_keys(tmp_path) -> None:
+    """`syncline keys create` run in parallel (or beside the server) keeps every key."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    code = (
+        "import sys; from pathlib import Path; from server.auth.api_keys import ApiKeyRegistry\n"
+        "r = ApiKeyRegistry(Path(sys.argv[1]))\n"
+        "for _ in range(10): r.create()\n"
+    )
+    procs = [subprocess.Popen([sys.executable, "-c", code, str(tmp_path)], cwd=root) for _ in range(4)]
+    assert all(p.wait(timeout=60) == 0 for p in procs)
+    assert len(ApiKeyRegistry(tmp_path).records()) == 40
