@@ -2,9 +2,10 @@
 
 Why JSON with atomic replace rather than SQLite: the registry is a few dozen rows, written
 only by `syncline keys ...` (rarely), and read by the server into memory; a JSON file is
-readable by operators, needs no schema, and `os.replace` makes every write atomic. The server
-re-reads the file when its mtime changes, so `syncline keys revoke` takes effect in a running
-server without a restart.
+readable by operators, needs no schema, and `os.replace` makes every write atomic (an
+`fcntl` lock around read-modify-write keeps parallel writers from losing keys; POSIX only).
+The server re-reads the file when its mtime changes, so `syncline keys revoke` takes effect
+in a running server without a restart.
 
 Only a SHA-256 of each key is stored, plus a short public id (the key's first 8 random
 characters) for listing and logs. A fast hash is enough here because keys are 130-bit random
