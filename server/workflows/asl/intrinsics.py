@@ -375,7 +375,11 @@ def format_value(value: Any) -> str:
 
 
 def _json_equal(a: Any, b: Any) -> bool:
-    """Java equals() on parsed JSON: `true` is not `1`, `1` is not `1.0`, objects by content."""
+    """JSON value equality as AWS's ArrayUnique applies it: `true` is not `1`, `1` is `1.0`,
+    objects by content whatever the key order (third-party AWS characterisation)."""
+    numbers = (int, float)
+    if isinstance(a, numbers) and isinstance(b, numbers) and not isinstance(a, bool) and not isinstance(b, bool):
+        return bool(a == b)
     if type(a) is not type(b):
         return False
     if isinstance(a, list):
