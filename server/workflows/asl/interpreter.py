@@ -830,12 +830,18 @@ class Execution:
         frame: _Frame,
     ) -> Gen[Any]:
         region = self.config.region
-        if kind == "lambda":
+        # Bare Lambda ARNs and activities have their own event families (LambdaFunction*,
+        # Activity*); service integrations use Task* with resourceType/resource.
+        family = {"lambda": "LambdaFunction", "activity": "Activity"}.get(kind)
+        if family is not None:
             scheduled: dict[str, Any] = {"resource": resource, **payload_details("input", payload)}
             if timeout is not None:
                 scheduled["timeoutInSeconds"] = timeout
-            yield from self._record(frame, "LambdaFunctionScheduled", scheduled)
-            yield from self._record(frame, "LambdaFunctionStarted", None)
+            if heartbeat is not None and kind == "activity":
+                scheduled["heartbeatInSeconds"] = heartbeat
+            yield from self._record(frame, f"{family}Scheduled", scheduled)
+            yield from self._record(frame, f"{family}Started", None)
+            task_fields: dict[str, Any] = {}
         else:
             service, action = _service_action(resource)
             scheduled = {
@@ -849,7 +855,9 @@ class Execution:
             if heartbeat is not None:
                 scheduled["heartbeatInSeconds"] = heartbeat
             yield from self._record(frame, "TaskScheduled", scheduled)
-            yield from self._record(frame, "TaskStarted", {"resourceType": service, "resource": action})
+            task_fields = {"resourceType": service, "resource": action}
+            yield from self._record(frame, "TaskStarted", task_fields)
+            family = "Task"
         completion = yield from self._perform(
             InvokeTask(
                 id=self._effect_id(),
@@ -864,31 +872,15 @@ class Execution:
         )
         if completion.ok:
             output = completion.output
-            if kind == "lambda":
-                yield from self._record(frame, "LambdaFunctionSucceeded", payload_details("output", output))
-            else:
-                service, action = _service_action(resource)
-                yield from self._record(
-                    frame,
-                    "TaskSucceeded",
-                    {"resourceType": service, "resource": action, **payload_details("output", output)},
-                )
+            yield from self._record(frame, f"{family}Succeeded", {**task_fields, **payload_details("output", output)})
             return output
-        details: dict[str, Any] = {}
+        details: dict[str, Any] = dict(task_fields)
         if completion.error is not None:
             details["error"] = completion.error
         if completion.cause is not None:
             details["cause"] = completion.cause
         timed_out = completion.error in (STATES_TIMEOUT, "States.HeartbeatTimeout")
-        if kind == "lambda":
-            yield from self._record(frame, "LambdaFunctionTimedOut" if timed_out else "LambdaFunctionFailed", details)
-        else:
-            service, action = _service_action(resource)
-            yield from self._record(
-                frame,
-                "TaskTimedOut" if timed_out else "TaskFailed",
-                {"resourceType": service, "resource": action, **details},
-            )
+        yield from self._record(frame, f"{family}TimedOut" if timed_out else f"{family}Failed", details)
         raise _Final(completion.error, completion.cause)
 
     def _seconds(self, value: Any, field: str, states: Mapping[str, Any], frame: _Frame) -> int | None:
@@ -1331,9 +1323,12 @@ def _as_text(value: Any) -> str:
 
 
 def _resource_kind(resource: str) -> str:
-    """`lambda` for a bare Lambda ARN (LambdaFunction* events), `task` for everything else."""
+    """`lambda` for a bare Lambda ARN, `activity` for an activity ARN, `task` for the rest."""
     if resource.startswith("arn:aws:lambda:"):
         return "lambda"
+    parts = resource.split(":")
+    if len(parts) >= 7 and parts[2] == "states" and parts[5] == "activity":
+        return "activity"
     return "task"
 
 

@@ -756,3 +756,20 @@ def test_unknown_function_and_unsupported_resource_fail_clearly() -> None:
                                                    "End": True}}}
     result, _ = run(definition)
     assert result.status == "FAILED" and "cannot run resource" in result.cause
+
+
+def test_activity_tasks_record_activity_events() -> None:
+    definition = {"StartAt": "T", "States": {"T": {"Type": "Task", "HeartbeatSeconds": 5,
+                                                   "Resource": "arn:aws:states:us-east-1:1:activity:approve", "End": True}}}
+    driver = LocalDriver()
+
+    def perform(effect: Any) -> Any:
+        if isinstance(effect, InvokeTask):  # a worker polled GetActivityTask and answered
+            driver._complete(Completion(id=effect.id, at_ms=driver.now_ms + 60_000, output={"approved": True}))
+            return None
+        return driver.perform(effect)
+
+    result = drive(Execution(parse_state_machine(definition), {}).run(), perform)
+    assert result.output == {"approved": True}
+    assert event_types(driver)[2:5] == ["ActivityScheduled", "ActivityStarted", "ActivitySucceeded"]
+    assert driver.history[2]["activityScheduledEventDetails"]["heartbeatInSeconds"] == 5
