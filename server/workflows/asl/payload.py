@@ -40,7 +40,8 @@ def evaluate_template_value(
     Raises:
         AslSyntaxError: the value is not a string, path or intrinsic call.
         AslError: States.Runtime "The JSONPath '$.x' specified for the field 'x.$' could not
-            be found in the input '{...}'"; States.IntrinsicFailure from a function.
+            be found in the input '{...}'"; States.Runtime "Invalid arguments in States.X"
+            when an intrinsic function's arguments are wrong.
     """
     if not isinstance(expression, str):
         raise AslSyntaxError(
@@ -95,8 +96,8 @@ def evaluate_payload_template(
 
     Raises:
         AslSyntaxError: a `.$` field holds something other than a path or intrinsic call.
-        AslError: States.Runtime when a path finds nothing, States.IntrinsicFailure when a
-            function fails.
+        AslError: States.Runtime when a path finds nothing or an intrinsic function's
+            arguments are wrong ("Invalid arguments in States.X", as AWS).
     """
     if isinstance(template, dict):
         out: dict[str, Any] = {}

@@ -339,7 +339,7 @@ _TOKENS = st.sampled_from(
 @given(st.lists(_TOKENS, max_size=16).map("".join))
 def test_call_shaped_text_parses_or_raises_and_evaluates_safely(text: str) -> None:
     """Invariant: call-shaped junk parses or raises AslSyntaxError; a parsed call evaluates to
-    a value or raises AslError (IntrinsicFailure or Runtime) — never a Python exception."""
+    a value or raises AslError (States.Runtime) — never a Python exception."""
     try:
         call = parse_intrinsic(text)
     except AslSyntaxError:
