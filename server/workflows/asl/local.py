@@ -99,13 +99,13 @@ class LocalDriver:
             return self._next_completion(effect.ids)
         if isinstance(effect, InvokeTask):
             self.invocations.append((self.now_ms, effect))
-            self._complete(self._invoke(effect))
+            self.complete(self._invoke(effect))
             return None
         if isinstance(effect, Wait):
-            self._complete(Completion(id=effect.id, at_ms=max(effect.until_ms, self.now_ms)))
+            self.complete(Completion(id=effect.id, at_ms=max(effect.until_ms, self.now_ms)))
             return None
         if isinstance(effect, ReadItems):
-            self._complete(self._read_items(effect))
+            self.complete(self._read_items(effect))
             return None
         if isinstance(effect, Cancel):
             for effect_id in effect.ids:
@@ -115,7 +115,9 @@ class LocalDriver:
 
     # --- internals ---------------------------------------------------------------------------
 
-    def _complete(self, completion: Completion) -> None:
+    def complete(self, completion: Completion) -> None:
+        """Queue the outcome of a started effect (also for outcomes that arrive from outside:
+        an activity worker, SendTaskSuccess for a task token)."""
         self._pending[completion.id] = completion
         heapq.heappush(self._queue, (completion.at_ms, completion.id))
 

@@ -765,7 +765,7 @@ def test_activity_tasks_record_activity_events() -> None:
 
     def perform(effect: Any) -> Any:
         if isinstance(effect, InvokeTask):  # a worker polled GetActivityTask and answered
-            driver._complete(Completion(id=effect.id, at_ms=driver.now_ms + 60_000, output={"approved": True}))
+            driver.complete(Completion(id=effect.id, at_ms=driver.now_ms + 60_000, output={"approved": True}))
             return None
         return driver.perform(effect)
 
