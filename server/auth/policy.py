@@ -512,11 +512,16 @@ _cache: dict[int, tuple[ModelSpec, ModelPolicy]] = {}
 
 
 def policy_for(spec: ModelSpec) -> ModelPolicy:
-    """The compiled policy of `spec` (model-level rules only), cached per spec object."""
+    """The compiled policy of `spec`, cached per spec object.
+
+    Field-level rules are taken from `spec.field_auth_rules` (field name → rules) when the
+    ModelSpec contract carries them; until it does, only model-level rules apply here and
+    callers with field rules build `ModelPolicy(spec, field_rules=...)` themselves.
+    """
     hit = _cache.get(id(spec))
     if hit is not None and hit[0] is spec:
         return hit[1]
-    policy = ModelPolicy(spec)
+    policy = ModelPolicy(spec, field_rules=getattr(spec, "field_auth_rules", None))
     if len(_cache) > 1024:
         _cache.clear()
     _cache[id(spec)] = (spec, policy)

@@ -348,3 +348,22 @@ def test_rules_parsed_from_real_sdl_by_the_schema_layer() -> None:
     assert row_filter(APIKEY, spec, "list") is None and not can(APIKEY, spec, "get", mine)
     nulls = ModelSpec(name="N", fields=(S("owner"),), auth_rules=({"allow": "owner", "provider": None, "groupsField": None},))
     assert can(ALICE, nulls, "get", {"owner": "alice"})
+
+
+def test_policy_for_picks_up_field_rules_when_the_spec_carries_them() -> None:
+    from dataclasses import dataclass, field
+
+    from server.auth.policy import policy_for
+
+    @dataclass(frozen=True, kw_only=True)
+    class SpecWithFieldRules(ModelSpec):
+        field_auth_rules: dict = field(default_factory=dict)
+
+    spec = SpecWithFieldRules(
+        name="P", fields=(S("owner"), S("salary")), auth_rules=({"allow": "private"},),
+        field_auth_rules={"salary": ({"allow": "groups", "groups": ["HR"]},)},
+    )
+    item = {"id": "1", "salary": "9"}
+    assert policy_for(spec).redact(ALICE, item)["salary"] is None
+    assert policy_for(spec).redact(HR, item)["salary"] == "9"
+    assert policy_for(TODO).field_rules == {}
