@@ -332,11 +332,11 @@ def parse_intrinsic(text: str) -> Call:
         AslSyntaxError: unknown function, bad quoting, bad number or path, nesting deeper
             than 10. (Wrong arity is a run-time failure, as on AWS: see intrinsic_problems.)
     """
+    if not isinstance(text, str):
+        raise AslSyntaxError(f"An intrinsic function call must be a string, got {type(text).__name__}")
     cached = _CACHE.get(text)
     if cached is not None:
         return cached
-    if not isinstance(text, str):
-        raise AslSyntaxError(f"An intrinsic function call must be a string, got {type(text).__name__}")
     call = _Parser(text).parse()
     if len(_CACHE) > 4096:
         _CACHE.clear()

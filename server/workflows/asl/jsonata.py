@@ -79,6 +79,8 @@ def parse_jsonata(value: str) -> Any:
         AslSyntaxError: the expression does not parse; the message carries JSONata's code
             (e.g. S0207) and position.
     """
+    if not isinstance(value, str):
+        raise AslSyntaxError(f"A JSONata expression must be a string, got {type(value).__name__}")
     text = expression_text(value)
     cached = _CACHE.get(text)
     if cached is not None:

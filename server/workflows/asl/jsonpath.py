@@ -45,7 +45,6 @@ __all__ = [
 
 RootKind = Literal["input", "context", "variable"]
 
-_IDENT_START: Final = re.compile(r"[A-Za-z_]")
 _VARIABLE_NAME: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _INT: Final = re.compile(r"-?\d+")
 
@@ -638,11 +637,11 @@ def parse_path(text: str) -> Path:
     Raises:
         AslSyntaxError: the text is not a path Step Functions accepts.
     """
+    if not isinstance(text, str):
+        raise AslSyntaxError(f"A JSONPath must be a string, got {type(text).__name__}")
     cached = _CACHE.get(text)
     if cached is not None:
         return cached
-    if not isinstance(text, str):
-        raise AslSyntaxError(f"A JSONPath must be a string, got {type(text).__name__}")
     try:
         path = _Parser(text).parse()
     except RecursionError:

@@ -270,3 +270,13 @@ def test_set_then_select_round_trips(data: Any, steps: list[str | int], value: A
         return
     assert select(text, new) == value
     assert select_reference(text, new) == value
+
+
+@pytest.mark.parametrize("value", [None, 3, ["$.a"], {"a": 1}])
+def test_non_string_paths_are_syntax_errors(value: Any) -> None:
+    from server.workflows.asl.intrinsics import parse_intrinsic
+    from server.workflows.asl.jsonata import parse_jsonata
+
+    for parse in (parse_path, parse_intrinsic, parse_jsonata):
+        with pytest.raises(AslSyntaxError, match="must be a string"):
+            parse(value)
