@@ -1197,7 +1197,8 @@ class Execution:
         """
         results: list[Any] = [None] * count
         generators: dict[int, Gen[Any]] = {}
-        outstanding: dict[int, frozenset[int]] = {}
+        outstanding: dict[int, frozenset[int]] = {}  # ids each blocked child awaits
+        leftover: dict[int, frozenset[int]] = {}  # ids a resumed child awaited but did not get yet
         owner: dict[int, int] = {}
         ready: deque[tuple[int, Any]] = deque()
         next_index = 0
@@ -1223,11 +1224,13 @@ class Execution:
                         effect = gen.send(reply)
                     except StopIteration as stop:
                         results[index] = stop.value
+                        leftover.pop(index, None)
                         del generators[index]
                         running -= 1
                         start_more()
                         break
                     except AslError as exc:
+                        leftover.pop(index, None)
                         del generators[index]
                         running -= 1
                         failures += 1
@@ -1235,9 +1238,10 @@ class Execution:
                             results[index] = _final(exc)
                             start_more()
                             break
-                        yield from self._abort(generators, outstanding)
+                        yield from self._abort(generators, [*outstanding.values(), *leftover.values()])
                         raise
                     if isinstance(effect, Await):
+                        leftover.pop(index, None)
                         outstanding[index] = effect.ids
                         for effect_id in effect.ids:
                             owner[effect_id] = index
@@ -1251,15 +1255,17 @@ class Execution:
             remaining = outstanding.pop(index) - {completion.id}
             for effect_id in remaining:
                 owner.pop(effect_id, None)
+            if remaining:
+                leftover[index] = remaining
             ready.append((index, completion))
         return results
 
-    def _abort(self, generators: dict[int, Gen[Any]], outstanding: dict[int, frozenset[int]]) -> Gen[None]:
-        ids: frozenset[int] = frozenset().union(*outstanding.values()) if outstanding else frozenset()
+    def _abort(self, generators: dict[int, Gen[Any]], awaited: list[frozenset[int]]) -> Gen[None]:
+        """Close the remaining children and Cancel every effect they started and still await."""
+        ids: frozenset[int] = frozenset().union(*awaited)
         for gen in generators.values():
             gen.close()
         generators.clear()
-        outstanding.clear()
         if ids:
             yield Cancel(ids=ids)
 
