@@ -161,7 +161,9 @@ def _bind_models(schema: GraphQLSchema, ex: Expansion) -> None:
             ("delete", ops.delete, ex.mutation),
         ):
             if field_name:
-                _root(schema, root).fields[field_name].resolve = model_resolver(spec, op)
+                _root(schema, root).fields[field_name].resolve = model_resolver(
+                    spec, op, defaults=ex.defaults.get(spec.name)
+                )
 
 
 def _bind_user(schema: GraphQLSchema, ex: Expansion, key: str, binding: ResolverBinding) -> None:

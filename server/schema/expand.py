@@ -47,7 +47,19 @@ from graphql.execution.values import get_directive_values
 
 from server.errors import ConfigError
 from server.models import CONFLICT_STRATEGIES, METADATA_FIELDS, FieldSpec, ModelSpec
-from server.schema.scalars import AWS_SCALAR_NAMES, SCALARS_SDL
+from server.schema.scalars import (
+    AWS_SCALAR_NAMES,
+    SCALARS_SDL,
+    parse_aws_date,
+    parse_aws_date_time,
+    parse_aws_email,
+    parse_aws_ip_address,
+    parse_aws_json,
+    parse_aws_phone,
+    parse_aws_time,
+    parse_aws_timestamp,
+    parse_aws_url,
+)
 
 __all__ = [
     "DIRECTIVES_SDL",
@@ -58,6 +70,18 @@ __all__ = [
 ]
 
 BUILTIN_SCALARS = ("ID", "String", "Int", "Float", "Boolean")
+
+_AWS_PARSERS: dict[str, Any] = {
+    "AWSDate": parse_aws_date,
+    "AWSTime": parse_aws_time,
+    "AWSDateTime": parse_aws_date_time,
+    "AWSTimestamp": parse_aws_timestamp,
+    "AWSEmail": parse_aws_email,
+    "AWSJSON": parse_aws_json,
+    "AWSURL": parse_aws_url,
+    "AWSPhone": parse_aws_phone,
+    "AWSIPAddress": parse_aws_ip_address,
+}
 
 DIRECTIVES_SDL = '''
 directive @model(queries: ModelQueryMap, mutations: ModelMutationMap, subscriptions: ModelSubscriptionMap, timestamps: TimestampConfiguration) on OBJECT
@@ -87,6 +111,7 @@ directive @aws_iam on FIELD_DEFINITION | OBJECT
 directive @aws_oidc on FIELD_DEFINITION | OBJECT
 directive @aws_lambda on FIELD_DEFINITION | OBJECT
 directive @aws_cognito_user_pools(cognito_groups: [String]) on FIELD_DEFINITION | OBJECT
+directive @default(value: String) on FIELD_DEFINITION
 '''
 
 #: Scalar → filter family: which `Model<Family>Input` filters it (Amplify's mapping).
@@ -160,7 +185,7 @@ _OUR_DIRECTIVES = frozenset(d.name for d in _PRELUDE_SCHEMA.directives)
 _AMPLIFY_UNSUPPORTED = frozenset(
     {
         "hasMany", "hasOne", "belongsTo", "manyToMany", "primaryKey", "index", "key", "connection",
-        "default", "searchable", "function", "http", "predictions", "versioned", "aws_cognito_user_pools_off",
+        "searchable", "function", "http", "predictions", "versioned", "aws_cognito_user_pools_off",
         "mapsTo", "refersTo", "sql", "validate",
     }
 )
@@ -253,6 +278,8 @@ class Expansion:
     subscription: str = "Subscription"
     #: Subscription fields (any, not only generated) → the mutations their @aws_subscribe names.
     subscribe_to: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    #: Model → field → value that `create` fills in when the input omits it (`@default`).
+    defaults: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
 
 # --------------------------------------------------------------------------- helpers
@@ -322,6 +349,8 @@ class _Expander:
         self.kept: list[Any] = []  # user definitions carried over as written
         self.objects: dict[str, ObjectTypeDefinitionNode] = {}
         self.enums: set[str] = set()
+        self.enum_values: dict[str, set[str]] = {}
+        self.defaults: dict[str, dict[str, Any]] = {}  # model → field → value from @default
         self.inputs: set[str] = set()
         self.abstract: set[str] = set()  # interfaces and unions
         self.scalars: set[str] = set(BUILTIN_SCALARS) | set(AWS_SCALAR_NAMES)
@@ -359,6 +388,7 @@ class _Expander:
                 if d.name.value in _PRELUDE_TYPES:
                     continue
                 self.enums.add(d.name.value)
+                self.enum_values[d.name.value] = {v.name.value for v in d.values or ()}
             elif isinstance(d, InputObjectTypeDefinitionNode):
                 if d.name.value in _PRELUDE_TYPES:
                     continue
@@ -498,6 +528,9 @@ class _Expander:
                 )
             )
             field_sdl.append(_indent(print_ast(f)))
+            if _directive(f, "default") is not None:
+                raw = _directive_args("default", f, where).get("value")
+                self.defaults.setdefault(name, {})[fname] = self._default_value(fields[-1], raw, where)
         if not fields:
             raise ConfigError(f"{name}: a @model needs at least one field besides the metadata fields ({', '.join(METADATA_FIELDS)})")
         for rule in auth_rules:
@@ -517,6 +550,38 @@ class _Expander:
             auth_rules=auth_rules,
         )
         return spec, ops, self._model_sdl(node, spec, field_sdl)
+
+    def _default_value(self, f: FieldSpec, raw: Any, where: str) -> Any:
+        """Amplify's `@default(value: "...")`: the string is read as the field's type."""
+        if f.is_list or f.kind == "object":
+            raise ConfigError(f"{where}: @default works on scalar and enum fields, not on {f.describe()}")
+        if raw is None:
+            raise ConfigError(f"{where}: @default needs a value, e.g. @default(value: \"...\")")
+        t = f.type_name
+        try:
+            if f.kind == "enum":
+                if raw not in self.enum_values.get(t, set()):
+                    raise ValueError(f"{t} has no value {raw!r}")
+                return raw
+            if t == "Int":
+                value = int(raw)
+                if not -(2**31) <= value < 2**31:
+                    raise ValueError("out of the 32-bit range")
+                return value
+            if t == "Float":
+                return float(raw)
+            if t == "Boolean":
+                if raw not in ("true", "false"):
+                    raise ValueError("use true or false")
+                return raw == "true"
+            if t == "AWSTimestamp":
+                return _AWS_PARSERS[t](int(raw))
+            if t in _AWS_PARSERS:
+                return _AWS_PARSERS[t](raw)
+            return raw
+        except (ValueError, GraphQLError) as exc:
+            why = exc.message if isinstance(exc, GraphQLError) else str(exc)
+            raise ConfigError(f"{where}: @default(value: {raw!r}) is not a valid {t} ({why})") from None
 
     def _model_sdl(self, node: ObjectTypeDefinitionNode, spec: ModelSpec, field_sdl: list[str]) -> str:
         head = ""
@@ -586,10 +651,11 @@ class _Expander:
 
         create = ["  id: ID"]
         update = ["  id: ID!"]
+        defaults = self.defaults.get(n, {})
         for f in spec.fields:
             ref = _TypeRef(f.type_name, f.required, f.is_list, f.item_required)
             inner = self.generated_inputs[f.type_name] if f.kind == "object" else f.type_name
-            create.append(f"  {f.name}: {_type_text(inner, ref, optional=False)}")
+            create.append(f"  {f.name}: {_type_text(inner, ref, optional=f.name in defaults)}")
             update.append(f"  {f.name}: {_type_text(inner, ref, optional=True)}")
         create.append("  _version: Int")
         update.append("  _version: Int")
@@ -788,4 +854,5 @@ def expand(sdl: str, *, model_settings: Mapping[str, Mapping[str, Any]] | None =
         mutation=ex.roots["mutation"],
         subscription=ex.roots["subscription"],
         subscribe_to=subscribe_to,
+        defaults=ex.defaults,
     )

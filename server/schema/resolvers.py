@@ -207,9 +207,13 @@ def _limit(value: Any) -> int:
     return int(value)
 
 
-def model_resolver(spec: ModelSpec, op: str) -> Resolver:
-    """The resolver of one generated root field (`op`: get list sync create update delete)."""
+def model_resolver(spec: ModelSpec, op: str, *, defaults: Mapping[str, Any] | None = None) -> Resolver:
+    """The resolver of one generated root field (`op`: get list sync create update delete).
+
+    `defaults` (from `@default`) fill fields a `create` input leaves out.
+    """
     model = spec.name
+    fill = dict(defaults or {}) if op == "create" else {}
 
     async def get(_: Any, info: GraphQLResolveInfo, *, id: str) -> Any:
         ctx = _context(info)
@@ -254,7 +258,7 @@ def model_resolver(spec: ModelSpec, op: str) -> Resolver:
             try:
                 result = await method(
                     model,
-                    dict(input),
+                    _with_defaults(input, fill) if fill else dict(input),
                     identity=ctx.identity,
                     condition=condition,
                     mutation_id=ctx.mutation_id_for(str(info.path.key)),
@@ -280,6 +284,15 @@ def model_resolver(spec: ModelSpec, op: str) -> Resolver:
         "delete": write("delete"),
     }
     return table[op]
+
+
+def _with_defaults(input: Mapping[str, Any], defaults: Mapping[str, Any]) -> dict[str, Any]:
+    """Amplify's @default applies when a field is left out or sent as null."""
+    out = dict(input)
+    for name, value in defaults.items():
+        if out.get(name) is None:
+            out[name] = value
+    return out
 
 
 def _as_wire(item: Mapping[str, Any], json_fields: tuple[str, ...]) -> dict[str, Any]:

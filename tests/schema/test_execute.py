@@ -169,6 +169,38 @@ async def test_conflict_data_presents_awsjson_fields_as_json_text(tmp_path: Any)
         await store.close()
 
 
+async def test_default_directive_fills_omitted_and_null_fields(tmp_path: Any) -> None:
+    from server.schema import build_schema
+
+    from .conftest import open_store, runner
+
+    sdl = """
+    enum State { OPEN CLOSED }
+    type Task @model {
+      title: String! @default(value: "untitled")
+      state: State! @default(value: "OPEN")
+      points: Int @default(value: "3")
+      urgent: Boolean @default(value: "false")
+      meta: AWSJSON @default(value: "{\\"v\\": 1}")
+      note: String
+    }
+    """
+    bundle = build_schema(sdl)
+    create = bundle.schema.get_type("CreateTaskInput")
+    assert str(create.fields["title"].type) == "String" and str(create.fields["state"].type) == "State"  # type: ignore[union-attr]
+    store = await open_store(tmp_path / "d.db", bundle)
+    try:
+        run = runner(bundle, store)
+        r = await run('mutation { createTask(input: {points: null, note: "n"}) { title state points urgent meta note } }')
+        assert r["data"]["createTask"] == {
+            "title": "untitled", "state": "OPEN", "points": 3, "urgent": False, "meta": '{"v":1}', "note": "n"
+        }
+        r = await run('mutation { createTask(input: {title: "mine", state: CLOSED}) { title state } }')
+        assert r["data"]["createTask"] == {"title": "mine", "state": "CLOSED"}
+    finally:
+        await store.close()
+
+
 async def test_mutation_id_makes_a_replay_apply_nothing(todo: Any) -> None:
     _, _, run = todo
     doc = 'mutation { first: createTodo(input: {title: "once"}) { id _version } }'

@@ -299,6 +299,10 @@ def test_pasted_amplify_schema_with_explicit_timestamps_and_aws_directives() -> 
         ('type Todo @model { t: String }\ntype Subscription { onX: Todo @aws_subscribe(mutations: ["nope"]) }', ["Subscription.onX", "'nope'"]),
         ('type Note @model { t: String }\ntype Todo @model { t: String }\ntype Subscription { onX: Todo @aws_subscribe(mutations: ["createNote"]) }', ["Subscription.onX", "Note", "same type"]),
         ("enum Size { S M }\ntype Todo @model { size: Size }", ["enum Size", "ModelSizeInput", "rename"]),
+        ('type Todo @model { n: Int @default(value: "many") }', ["Todo.n", "@default", "Int"]),
+        ('enum E { A }\ntype Todo @model { e: E @default(value: "B") }', ["Todo.e", "@default", "no value 'B'"]),
+        ('type Todo @model { d: AWSDate @default(value: "tomorrow") }', ["Todo.d", "AWSDate"]),
+        ('type Todo @model { t: [String] @default(value: "x") }', ["Todo.t", "@default", "[String]"]),
         ("type Todo @model(timestamps: {createdAt: \"born\"}) { title: String }", ["Todo", "timestamps"]),
     ],
 )
