@@ -18,7 +18,8 @@ from typing import Any, AsyncIterator, Callable
 
 from aiohttp import web
 
-from server.auth.static import StaticKeyAuthenticator, ensure_api_key
+from server.auth.authenticate import AuthConfig, Authenticator as IdentityAuthenticator
+from server.auth.static import ensure_api_key
 from server.auth.tls import ssl_context
 from server.errors import ConfigError
 from server.loader import load_callable
@@ -113,10 +114,18 @@ class Syncline:
             raise
 
         api_key, created = settings.server.api_key, False
+        owned_auth: IdentityAuthenticator | None = None
         if authenticator is None:
-            if api_key is None:
-                api_key, created = ensure_api_key(data_dir)
-            authenticator = StaticKeyAuthenticator([api_key])
+            try:
+                auth_config = AuthConfig.from_mapping(settings.auth, base_dir=settings.project_dir)
+                if "API_KEY" in auth_config.modes and api_key is None and not auth_config.api_keys:
+                    api_key, created = ensure_api_key(data_dir)
+                auth_config = AuthConfig.from_mapping(settings.auth, api_key=api_key, base_dir=settings.project_dir)
+                owned_auth = IdentityAuthenticator(auth_config, data_dir=data_dir, project_dir=settings.project_dir)
+            except BaseException:
+                await store.close()
+                raise
+            authenticator = owned_auth
 
         limits = HttpLimits(
             max_body_bytes=settings.server.max_body_bytes,
@@ -186,6 +195,8 @@ class Syncline:
         app.on_shutdown.append(_stop_fanout)
 
         async def _close_store(_: web.Application) -> None:
+            if owned_auth is not None:
+                await owned_auth.close()
             await store.close()
 
         app.on_cleanup.append(_close_store)

@@ -181,7 +181,7 @@ class GraphQLHttpHandler:
             identity = await self._auth.authenticate(
                 {k.lower(): v for k, v in request.headers.items()},
                 method=request.method,
-                path=request.path,
+                path=request.rel_url.raw_path,  # SigV4 signs the path as sent
                 query=request.query_string,
                 body=body,
                 source_ip=request.remote,

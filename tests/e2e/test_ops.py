@@ -8,7 +8,6 @@ import aiohttp
 from prometheus_client.parser import text_string_to_metric_families
 
 from server.app import running
-from server.auth.static import StaticKeyAuthenticator
 from server.settings import load_settings
 
 from .conftest import API_KEY, Served, copy_project
@@ -83,10 +82,13 @@ async def test_metrics_token(tmp_path: Path) -> None:
 async def test_a_flooding_key_is_throttled_while_another_is_served(tmp_path: Path) -> None:
     project = copy_project("todo", tmp_path)
     toml = project / "syncline.toml"
-    toml.write_text(toml.read_text() + "\n[limits]\nquery_rate = 1\nquery_burst = 5\n")
+    toml.write_text(
+        toml.read_text()
+        + "\n[limits]\nquery_rate = 1\nquery_burst = 5\n"
+        + '[auth.api_key]\nkeys = ["da2-floodfloodfloodfloodfloodfl", "da2-calmcalmcalmcalmcalmcalmca"]\n'
+    )
     settings = load_settings(project, env={})
-    auth = StaticKeyAuthenticator(["da2-floodfloodfloodfloodfloodfl", "da2-calmcalmcalmcalmcalmcalmca"])
-    async with running(settings, port=0, authenticator=auth) as srv, aiohttp.ClientSession() as s:
+    async with running(settings, port=0) as srv, aiohttp.ClientSession() as s:
         statuses = []
         for _ in range(20):
             async with s.post(srv.url, json={"query": "{ hello }"}, headers={"x-api-key": "da2-floodfloodfloodfloodfloodfl"}) as r:
