@@ -58,7 +58,7 @@ ASL = st.recursive(
     SCALARS,
     lambda inner: st.lists(inner, max_size=3)
     | st.dictionaries(st.sampled_from(FIELDS) | st.sampled_from(WORDS[:4]), inner, max_size=6),
-    max_leaves=40,
+    max_leaves=15,
 )
 STATE = st.dictionaries(st.sampled_from(FIELDS), ASL, max_size=6).map(
     lambda d: d if "Type" in d else {**d, "Type": "Pass"}
@@ -97,7 +97,7 @@ def test_random_json_never_raises(value: Any) -> None:
         assert check(value) == text_result
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(MACHINE)
 def test_asl_shaped_definitions_never_raise(definition: dict[str, Any]) -> None:
     assert check(definition) == check(json.dumps(definition))
@@ -114,7 +114,7 @@ def _containers(value: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]
     return found
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.sampled_from([d for _, d in GOOD]), st.data())
 def test_mutated_valid_definitions_never_raise(definition: dict[str, Any], data: st.DataObject) -> None:
     mutated = copy.deepcopy(definition)
