@@ -10,7 +10,6 @@ import pytest
 from server.protocols import NEED_DATA, CloseCode, LocalProtocolError, ProtocolConfig, RemoteProtocolError, Role
 from server.protocols.appsync import (
     AppSyncConnection,
-    Complete,
     ConnectionAck,
     ConnectionErrorMessage,
     ConnectionInit,

@@ -80,10 +80,11 @@ class Model:
             if self.state == "AWAITING_INIT":
                 self.out.append(("error", op))
             elif self.state == "INIT_PENDING":
-                if len(self.held) + len(self.ops) >= self.max_ops:
+                others = [h for h in self.held if h != op]  # a repeated held id replaces the earlier start
+                if len(others) + len(self.ops) >= self.max_ops:
                     self.out.append(("error", op))
                 else:
-                    self.held.append(op)
+                    self.held = others + [op]
             else:
                 self._start(op)
         elif t == "stop":
@@ -131,7 +132,7 @@ class Model:
             if self.state == "READY":
                 self.out.append(("ka", None))
             return "ok"
-        if self.state != "READY" and not (kind == "complete" and self.state == "INIT_PENDING"):
+        if self.state != "READY" and not (kind in ("complete", "error") and self.state == "INIT_PENDING"):
             return "local"
         if op not in self.ops:
             return "dropped"

@@ -125,7 +125,8 @@ class AppSyncConnection(ConnectionBase):
             if self.our_role is Role.CLIENT:
                 raise self._fail(RemoteProtocolError(exc.reason)) from exc
             if isinstance(exc, UnsupportedType):
-                # AppSync: {"errorType":"UnsupportedOperation","message":"<type> not supported through the realtime channel"}
+                # What AppSync answers: {"errorType": "UnsupportedOperation",
+                #                        "message": "<type> not supported through the realtime channel"}
                 self._queue(Error(errors=[appsync_error(UNSUPPORTED, exc.reason)]).formatted())
             else:
                 self._queue(Error(id=self._error_id(data), errors=[appsync_error(BAD_REQUEST, exc.reason)]).formatted())

@@ -293,7 +293,8 @@ class Error:
         _check_errors(self.errors, self.type)
 
     def formatted(self) -> ErrorWire:
-        wire: ErrorWire = {"type": self.type, "payload": {"errors": [dict(e) for e in self.errors]}}  # type: ignore[misc]
+        errors: list[AppSyncErrorWire] = [dict(e) for e in self.errors]  # type: ignore[misc]
+        wire: ErrorWire = {"type": self.type, "payload": {"errors": errors}}
         if self.id is not None:
             wire["id"] = self.id
         return wire

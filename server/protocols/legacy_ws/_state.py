@@ -73,8 +73,8 @@ CONNECTION_TRANSITIONS: Final[dict[tuple[Role, str], dict[ConnState, ConnOutcome
     },
     (SERVER, "ka"): {AWAITING_INIT: _NOT_READY, INIT_PENDING: _NOT_READY},
     (SERVER, "data"): {AWAITING_INIT: _NOT_READY, INIT_PENDING: _NOT_READY},
-    (SERVER, "error"): {AWAITING_INIT: _NOT_READY, INIT_PENDING: _NOT_READY},
-    # complete may precede the ack: it answers a stop for a start held during init.
+    # error and complete may precede the ack: they answer starts and stops held during init.
+    (SERVER, "error"): {AWAITING_INIT: _NOT_READY},
     (SERVER, "complete"): {AWAITING_INIT: _NOT_READY},
     # stop, connection_terminate and connection_error are legal in every open state.
 }
@@ -115,10 +115,13 @@ class LegacyWSState:
         if isinstance(conn, (Close, Refuse, Ignore)):
             return conn
         if conn is HOLD:
-            if len(self.held) + len(self.operations) >= self.max_operations:
-                return Refuse(TOO_MANY_OPERATIONS.format(limit=self.max_operations))
             assert isinstance(message, Start)
-            self.held.append(message)
+            # A held start reusing a held id replaces it: the earlier one never ran.
+            others = deque(s for s in self.held if s.id != message.id)
+            if len(others) + len(self.operations) >= self.max_operations:
+                return Refuse(TOO_MANY_OPERATIONS.format(limit=self.max_operations))
+            others.append(message)
+            self.held = others
             return HOLD
         op_row = OPERATION_TRANSITIONS.get(key)
         change: OpOutcome | None = None
