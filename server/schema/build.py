@@ -17,7 +17,7 @@ from server.errors import ConfigError
 from server.models import ModelSpec
 from server.schema.expand import Expansion, ModelOperations, expand
 from server.schema.formatting import format_error
-from server.schema.resolvers import ResolverBinding, load_resolvers, model_resolver, user_resolver
+from server.schema.resolvers import ResolverBinding, load_resolvers, model_resolver, relation_resolver, user_resolver
 from server.schema.scalars import AWS_SCALARS, serialize_aws_json_value
 
 __all__ = ["SchemaBundle", "build_schema", "format_error", "load_resolvers"]
@@ -146,6 +146,10 @@ def _json_field(name: str, is_list: bool) -> Any:
 
 
 def _bind_models(schema: GraphQLSchema, ex: Expansion) -> None:
+    specs = {m.name: m for m in ex.models}
+    for owner, relations in ex.relations.items():
+        for rel_field, relation in relations.items():
+            _root(schema, owner).fields[rel_field].resolve = relation_resolver(specs[relation.target], relation)
     for spec in ex.models:
         model_type = _root(schema, spec.name)
         for f in spec.fields:

@@ -65,6 +65,7 @@ __all__ = [
     "DIRECTIVES_SDL",
     "Expansion",
     "ModelOperations",
+    "Relation",
     "expand",
     "pluralize",
 ]
@@ -112,6 +113,10 @@ directive @aws_oidc on FIELD_DEFINITION | OBJECT
 directive @aws_lambda on FIELD_DEFINITION | OBJECT
 directive @aws_cognito_user_pools(cognito_groups: [String]) on FIELD_DEFINITION | OBJECT
 directive @default(value: String) on FIELD_DEFINITION
+directive @hasMany(indexName: String, fields: [String!], limit: Int = 100, references: [String!]) on FIELD_DEFINITION
+directive @hasOne(fields: [String!], references: [String!]) on FIELD_DEFINITION
+directive @belongsTo(fields: [String!], references: [String!]) on FIELD_DEFINITION
+directive @index(name: String, sortKeyFields: [String], queryField: String) on FIELD_DEFINITION
 '''
 
 #: Scalar → filter family: which `Model<Family>Input` filters it (Amplify's mapping).
@@ -184,7 +189,7 @@ _OUR_DIRECTIVES = frozenset(d.name for d in _PRELUDE_SCHEMA.directives)
 #: Amplify directives a pasted schema may carry; named in the error so the user knows why.
 _AMPLIFY_UNSUPPORTED = frozenset(
     {
-        "hasMany", "hasOne", "belongsTo", "manyToMany", "primaryKey", "index", "key", "connection",
+        "manyToMany", "primaryKey", "key", "connection",
         "searchable", "function", "http", "predictions", "versioned", "aws_cognito_user_pools_off",
         "mapsTo", "refersTo", "sql", "validate",
     }
@@ -269,6 +274,21 @@ class ModelOperations:
 
 
 @dataclass(frozen=True, kw_only=True)
+class Relation:
+    """A relationship field of a model (Amplify's @hasMany / @hasOne / @belongsTo).
+
+    The related items are separate items of `target`, joined by the foreign-key field `fk`:
+    on the target (`fk_on_target`: target[fk] == this item's id) or on this model
+    (this item's fk == target's id). Relationship fields are not stored themselves.
+    """
+
+    kind: str  # "hasMany" | "hasOne" | "belongsTo"
+    target: str
+    fk: str
+    fk_on_target: bool
+
+
+@dataclass(frozen=True, kw_only=True)
 class Expansion:
     sdl: str
     models: tuple[ModelSpec, ...]
@@ -280,6 +300,8 @@ class Expansion:
     subscribe_to: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     #: Model → field → value that `create` fills in when the input omits it (`@default`).
     defaults: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    #: Model → relationship field → how it joins.
+    relations: Mapping[str, Mapping[str, Relation]] = field(default_factory=dict)
 
 
 # --------------------------------------------------------------------------- helpers
@@ -351,6 +373,8 @@ class _Expander:
         self.enums: set[str] = set()
         self.enum_values: dict[str, set[str]] = {}
         self.defaults: dict[str, dict[str, Any]] = {}  # model → field → value from @default
+        self.relations: dict[str, dict[str, Relation]] = {}
+        self.implicit_fks: dict[str, list[str]] = {}  # model → foreign keys Amplify would add
         self.inputs: set[str] = set()
         self.abstract: set[str] = set()  # interfaces and unions
         self.scalars: set[str] = set(BUILTIN_SCALARS) | set(AWS_SCALAR_NAMES)
@@ -433,6 +457,81 @@ class _Expander:
                         f"{where}: @{name} has no argument '{arg.name.value}' (arguments: {known_args})"
                     )
 
+    # -- relationships
+    def plan_relations(self) -> None:
+        """Find every relationship field and its foreign key before any model is expanded,
+        since `@hasMany` adds a field to the *other* model."""
+        models = {n.name.value: n for n in self.model_nodes}
+        pending_belongs: list[tuple[str, Any, str]] = []
+        for node in self.model_nodes:
+            name = node.name.value
+            for f in node.fields or ():
+                where = f"{name}.{f.name.value}"
+                kinds = [k for k in ("hasMany", "hasOne", "belongsTo") if _directive(f, k) is not None]
+                if not kinds:
+                    continue
+                if len(kinds) > 1:
+                    raise ConfigError(f"{where}: use one of @hasMany, @hasOne, @belongsTo, not several")
+                kind = kinds[0]
+                ref = _unwrap(f.type, where)
+                if ref.name not in models:
+                    raise ConfigError(f"{where}: @{kind} needs a @model type, and {ref.name} is not one")
+                if (kind == "hasMany") != ref.is_list:
+                    need = f"a list such as [{ref.name}]" if kind == "hasMany" else f"a single {ref.name}"
+                    raise ConfigError(f"{where}: @{kind} needs {need}, not {_type_text(ref.name, ref, optional=False)}")
+                args = _directive_args(kind, f, where)
+                if kind == "belongsTo":
+                    pending_belongs.append((name, f, where))
+                    continue
+                self.relations.setdefault(name, {})[f.name.value] = self._relation(
+                    kind, name, f.name.value, ref.name, args, models[ref.name], where
+                )
+        for name, f, where in pending_belongs:
+            ref = _unwrap(f.type, where)
+            args = _directive_args("belongsTo", f, where)
+            self.relations.setdefault(name, {})[f.name.value] = self._relation(
+                "belongsTo", name, f.name.value, ref.name, args, models[ref.name], where
+            )
+
+    def _relation(
+        self, kind: str, name: str, fname: str, target: str, args: Mapping[str, Any], target_node: Any, where: str
+    ) -> Relation:
+        keys = args.get("references") or args.get("fields")
+        if keys is not None and len(keys) != 1:
+            raise ConfigError(f"{where}: @{kind} with composite keys is not supported; name one field")
+        key: str = keys[0] if keys else ""
+        implicit = f"{name[0].lower()}{name[1:]}{fname[0].upper()}{fname[1:]}Id"
+        if kind == "hasMany":
+            if args.get("references"):
+                return Relation(kind=kind, target=target, fk=key, fk_on_target=True)
+            index = args.get("indexName")
+            if index:
+                for tf in target_node.fields or ():
+                    d = _directive(tf, "index")
+                    if d is not None and _directive_args("index", tf, f"{target}.{tf.name.value}").get("name") == index:
+                        return Relation(kind=kind, target=target, fk=tf.name.value, fk_on_target=True)
+                raise ConfigError(f"{where}: @hasMany(indexName: {index!r}): {target} has no field with @index(name: {index!r})")
+            if args.get("fields"):
+                raise ConfigError(f"{where}: @hasMany(fields: ...) needs indexName too (or use references: [\"...\"])")
+            self.implicit_fks.setdefault(target, []).append(implicit)
+            return Relation(kind=kind, target=target, fk=implicit, fk_on_target=True)
+        if kind == "hasOne":
+            if args.get("references"):
+                return Relation(kind=kind, target=target, fk=key, fk_on_target=True)
+            if args.get("fields"):
+                return Relation(kind=kind, target=target, fk=key, fk_on_target=False)
+            self.implicit_fks.setdefault(name, []).append(implicit)
+            return Relation(kind=kind, target=target, fk=implicit, fk_on_target=False)
+        # belongsTo: the key is on this model; without one, reuse the implicit key of a
+        # @hasMany pointing back here, as Amplify does.
+        if keys:
+            return Relation(kind=kind, target=target, fk=key, fk_on_target=False)
+        for back in self.relations.get(target, {}).values():
+            if back.kind == "hasMany" and back.target == name and back.fk_on_target:
+                return Relation(kind=kind, target=target, fk=back.fk, fk_on_target=False)
+        self.implicit_fks.setdefault(name, []).append(implicit)
+        return Relation(kind=kind, target=target, fk=implicit, fk_on_target=False)
+
     # -- models
     def field_kind(self, ref: _TypeRef, where: str) -> str:
         if ref.name in self.scalars:
@@ -443,8 +542,9 @@ class _Expander:
             target = self.objects[ref.name]
             if _directive(target, "model") is not None:
                 raise ConfigError(
-                    f"{where}: refers to the @model type {ref.name}; relationships (@hasMany, @belongsTo) "
-                    f"are not supported yet, store the related id instead (e.g. {ref.name[0].lower()}{ref.name[1:]}ID: ID)"
+                    f"{where}: refers to the @model type {ref.name}; mark it as a relationship with "
+                    f"@belongsTo or @hasOne (or @hasMany on a list), or store the id instead "
+                    f"(e.g. {ref.name[0].lower()}{ref.name[1:]}ID: ID)"
                 )
             if ref.name in self.roots.values():
                 raise ConfigError(f"{where}: cannot store the root type {ref.name}")
@@ -512,8 +612,15 @@ class _Expander:
                     f"{where}: '{fname}' is a metadata field the server manages "
                     f"({', '.join(METADATA_FIELDS)}); rename the field"
                 )
+            relation = self.relations.get(name, {}).get(fname)
+            if relation is not None:
+                field_sdl.append(self._relation_sdl(f, relation))
+                continue
             if f.arguments:
                 raise ConfigError(f"{where}: fields of a @model cannot take arguments")
+            if _directive(f, "index") is not None:
+                if _directive_args("index", f, where).get("queryField"):
+                    raise ConfigError(f"{where}: @index(queryField: ...) is not supported yet; use listXs with a filter")
             kind = self.field_kind(ref, where)
             if kind == "object":
                 self.object_input(ref.name, (name,))
@@ -531,6 +638,11 @@ class _Expander:
             if _directive(f, "default") is not None:
                 raw = _directive_args("default", f, where).get("value")
                 self.defaults.setdefault(name, {})[fname] = self._default_value(fields[-1], raw, where)
+        for fk in self.implicit_fks.get(name, ()):
+            if fk not in {f.name for f in fields}:
+                # Amplify adds the foreign key of an argument-less relationship to the model.
+                fields.append(FieldSpec(name=fk, type_name="ID", kind="scalar"))
+                field_sdl.append(f"  {fk}: ID")
         if not fields:
             raise ConfigError(f"{name}: a @model needs at least one field besides the metadata fields ({', '.join(METADATA_FIELDS)})")
         for rule in auth_rules:
@@ -550,6 +662,17 @@ class _Expander:
             auth_rules=auth_rules,
         )
         return spec, ops, self._model_sdl(node, spec, field_sdl)
+
+    def _relation_sdl(self, f: Any, relation: Relation) -> str:
+        if relation.kind != "hasMany":
+            return _indent(print_ast(f))
+        t = relation.target
+        directives = "".join(" " + print_ast(d) for d in f.directives or ())
+        desc = _indent(print_ast(f.description)) + "\n" if f.description is not None else ""
+        return (
+            f"{desc}  {f.name.value}(filter: Model{t}FilterInput, sortDirection: ModelSortDirection, "
+            f"limit: Int, nextToken: String): Model{t}Connection{directives}"
+        )
 
     def _default_value(self, f: FieldSpec, raw: Any, where: str) -> Any:
         """Amplify's `@default(value: "...")`: the string is read as the field's type."""
@@ -735,6 +858,18 @@ def _owner_args(spec: ModelSpec) -> str:
     return "".join(f", {o}: String" for o in dict.fromkeys(owners))
 
 
+def _check_relation_keys(models: list[ModelSpec], relations: Mapping[str, Mapping[str, Relation]]) -> None:
+    by_name = {m.name: m for m in models}
+    for owner, rels in relations.items():
+        for fname, rel in rels.items():
+            holder = rel.target if rel.fk_on_target else owner
+            key = by_name[holder].field(rel.fk)
+            if key is None:
+                raise ConfigError(f"{owner}.{fname}: its key field {rel.fk!r} is not a field of {holder}; declare {rel.fk}: ID")
+            if key.is_list or key.kind != "scalar":
+                raise ConfigError(f"{owner}.{fname}: its key field {holder}.{rel.fk} must be a scalar (ID), not {key.describe()}")
+
+
 def _check_clashes(doc: DocumentNode, roots: Mapping[str, str], generated: Mapping[str, list[str]]) -> None:
     """A user root field named like a generated one: say which model generates it."""
     for op, lines in generated.items():
@@ -772,6 +907,7 @@ def expand(sdl: str, *, model_settings: Mapping[str, Mapping[str, Any]] | None =
     ex = _Expander(doc, model_settings or {})
     ex.collect()
     ex.check_directives()
+    ex.plan_relations()
     # `extend type Todo { shout: String }` adds *computed* fields to a model: not stored, not in
     # its inputs or filters, resolved by a [resolvers] binding ("Todo.shout").
     for d in doc.definitions:
@@ -819,6 +955,7 @@ def expand(sdl: str, *, model_settings: Mapping[str, Mapping[str, Any]] | None =
                     f"  {sub_name}(filter: ModelSubscription{n}FilterInput{_owner_args(spec)}): {n} {bound}".rstrip()
                 )
                 subscribe_to[sub_name] = (mutation,) if mutation else ()
+    _check_relation_keys(models, ex.relations)
     _check_clashes(doc, ex.roots, {"query": query_fields, "mutation": mutation_fields, "subscription": subscription_fields})
     parts.extend(ex.extra_sdl)
     parts.extend(print_ast(d) + "\n" for d in ex.kept)
@@ -855,4 +992,5 @@ def expand(sdl: str, *, model_settings: Mapping[str, Mapping[str, Any]] | None =
         subscription=ex.roots["subscription"],
         subscribe_to=subscribe_to,
         defaults=ex.defaults,
+        relations=ex.relations,
     )

@@ -41,6 +41,7 @@ from server.errors import BadRequest, ConfigError, LimitExceeded, ServerError, S
 from server.filters import check_filter
 from server.loader import load_callable
 from server.models import ModelSpec
+from server.schema.expand import Relation
 from server.schema.scalars import serialize_aws_json_value
 
 __all__ = [
@@ -54,6 +55,7 @@ __all__ = [
     "appsync_event",
     "load_resolvers",
     "model_resolver",
+    "relation_resolver",
     "user_resolver",
 ]
 
@@ -284,6 +286,48 @@ def model_resolver(spec: ModelSpec, op: str, *, defaults: Mapping[str, Any] | No
         "delete": write("delete"),
     }
     return table[op]
+
+
+def relation_resolver(target: ModelSpec, relation: Relation) -> Resolver:
+    """Resolve a relationship field from the parent item's id or foreign key."""
+    fk = relation.fk
+
+    async def many(
+        parent: Any,
+        info: GraphQLResolveInfo,
+        *,
+        filter: Any = None,
+        sortDirection: Any = None,
+        limit: Any = None,
+        nextToken: Any = None,
+    ) -> Any:
+        ctx = _context(info)
+        check_filter(target, filter, what="filter")
+        join = {fk: {"eq": parent["id"]}}
+        page = await ctx.store.list(
+            target.name,
+            identity=ctx.identity,
+            filter={"and": [join, filter]} if filter else join,
+            limit=_limit(limit),
+            next_token=nextToken,
+        )
+        return {"items": page.items, "nextToken": page.next_token, "startedAt": None}
+
+    async def one_by_reference(parent: Any, info: GraphQLResolveInfo) -> Any:
+        ctx = _context(info)
+        page = await ctx.store.list(target.name, identity=ctx.identity, filter={fk: {"eq": parent["id"]}}, limit=1)
+        return page.items[0] if page.items else None
+
+    async def one_by_key(parent: Any, info: GraphQLResolveInfo) -> Any:
+        key = parent.get(fk) if isinstance(parent, Mapping) else None
+        if key is None:
+            return None
+        ctx = _context(info)
+        return await ctx.store.get(target.name, str(key), identity=ctx.identity)
+
+    if relation.kind == "hasMany":
+        return many
+    return one_by_reference if relation.fk_on_target else one_by_key
 
 
 def _with_defaults(input: Mapping[str, Any], defaults: Mapping[str, Any]) -> dict[str, Any]:
