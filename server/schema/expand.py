@@ -7,6 +7,13 @@ AWSTimestamp): ModelTodoConnection`, `CreateTodoInput`, `ModelStringInput` and s
 the SDL text is produced here (graphql-core's parser, no ariadne): `build.py` makes it
 executable.
 
+Amplify directives understood besides `@model` and `@auth`: `@default(value:)`, and the
+relationships `@hasMany` / `@hasOne` / `@belongsTo` (argument-less with Amplify's implicit
+foreign keys such as `postCommentsId`, `references: [...]`, or `indexName` + `@index`).
+Relationship fields are not stored; they are joined at read time. `extend type X` on a model
+adds computed (unstored) fields for user resolvers. Other Amplify directives (@primaryKey,
+@manyToMany, @searchable, @function, ...) are refused by name.
+
 One deliberate deviation: filters on `AWSTimestamp` fields (and `_lastChangedAt`) take
 `ModelTimestampInput`, whose operands are `AWSTimestamp`, because Syncline stamps epoch
 *milliseconds* that do not fit GraphQL's 32-bit `Int` (Amplify uses `ModelIntInput` there).
