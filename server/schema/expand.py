@@ -12,7 +12,7 @@ relationships `@hasMany` / `@hasOne` / `@belongsTo` (argument-less with Amplify'
 foreign keys such as `postCommentsId`, `references: [...]`, or `indexName` + `@index`).
 Relationship fields are not stored; they are joined at read time. `extend type X` on a model
 adds computed (unstored) fields for user resolvers. Other Amplify directives (@primaryKey,
-@manyToMany, @searchable, @function, ...) are refused by name.
+@manyToMany, @searchable, @function, custom @primaryKey ...) are refused by name.
 
 One deliberate deviation: filters on `AWSTimestamp` fields (and `_lastChangedAt`) take
 `ModelTimestampInput`, whose operands are `AWSTimestamp`, because Syncline stamps epoch
@@ -124,6 +124,7 @@ directive @hasMany(indexName: String, fields: [String!], limit: Int = 100, refer
 directive @hasOne(fields: [String!], references: [String!]) on FIELD_DEFINITION
 directive @belongsTo(fields: [String!], references: [String!]) on FIELD_DEFINITION
 directive @index(name: String, sortKeyFields: [String], queryField: String) on FIELD_DEFINITION
+directive @primaryKey(sortKeyFields: [String]) on FIELD_DEFINITION
 '''
 
 #: Scalar → filter family: which `Model<Family>Input` filters it (Amplify's mapping).
@@ -196,7 +197,7 @@ _OUR_DIRECTIVES = frozenset(d.name for d in _PRELUDE_SCHEMA.directives)
 #: Amplify directives a pasted schema may carry; named in the error so the user knows why.
 _AMPLIFY_UNSUPPORTED = frozenset(
     {
-        "manyToMany", "primaryKey", "key", "connection",
+        "manyToMany", "key", "connection",
         "searchable", "function", "http", "predictions", "versioned", "aws_cognito_user_pools_off",
         "mapsTo", "refersTo", "sql", "validate",
     }
@@ -611,6 +612,13 @@ class _Expander:
             fname = f.name.value
             where = f"{name}.{fname}"
             ref = _unwrap(f.type, where)
+            if _directive(f, "primaryKey") is not None and (
+                fname != "id" or _directive_args("primaryKey", f, where).get("sortKeyFields")
+            ):
+                raise ConfigError(
+                    f"{where}: custom primary keys are not supported yet; items are keyed by `id: ID!` "
+                    "(use @index on other fields)"
+                )
             if fname in METADATA_FIELDS:
                 expected = {"id": "ID", "createdAt": "AWSDateTime", "updatedAt": "AWSDateTime"}.get(fname)
                 if expected is not None and ref.name == expected and not ref.is_list and not f.arguments:

@@ -270,7 +270,7 @@ def test_extend_type_adds_computed_fields_that_are_not_stored() -> None:
 def test_pasted_amplify_schema_with_explicit_timestamps_and_aws_directives() -> None:
     bundle = build_schema(
         "type Todo @model @aws_api_key @aws_cognito_user_pools(cognito_groups: [\"admin\"]) {\n"
-        "  id: ID!\n  name: String! @aws_iam\n  createdAt: AWSDateTime!\n  updatedAt: AWSDateTime!\n}"
+        "  id: ID! @primaryKey\n  name: String! @aws_iam\n  createdAt: AWSDateTime!\n  updatedAt: AWSDateTime!\n}"
     )
     assert bundle.model("Todo").field_names == ("name",)  # type: ignore[union-attr]
 
@@ -304,6 +304,8 @@ def test_pasted_amplify_schema_with_explicit_timestamps_and_aws_directives() -> 
         ('enum E { A }\ntype Todo @model { e: E @default(value: "B") }', ["Todo.e", "@default", "no value 'B'"]),
         ('type Todo @model { d: AWSDate @default(value: "tomorrow") }', ["Todo.d", "AWSDate"]),
         ('type Todo @model { t: [String] @default(value: "x") }', ["Todo.t", "@default", "[String]"]),
+        ("type Todo @model { email: String! @primaryKey }", ["Todo.email", "primary key"]),
+        ('type Todo @model { id: ID! @primaryKey(sortKeyFields: ["n"]) n: String }', ["Todo.id", "primary key"]),
         ("type Todo @model(timestamps: {createdAt: \"born\"}) { title: String }", ["Todo", "timestamps"]),
     ],
 )
