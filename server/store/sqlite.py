@@ -5,14 +5,19 @@ Tables (one set for all models; items are JSON so additive schema changes rewrit
     items     (model, id) PK, WITHOUT ROWID; version, deleted, lca (= _lastChangedAt),
               data = the whole item as JSON, metadata included. Index (model, lca) serves
               delta sync; the PK order serves list pagination (stable, keyset on id).
-    changes   the change log: (model, item_id, version) PK -> op, at, data. Kept delta_ttl.
-              It also gives a conflict record its `base` (the version the client edited).
+    changes   the change log, append-only: at (= the write's stamp) INTEGER PK -> model,
+              item_id, version, op, prev (the stamp of the item's previous version), data.
+              Kept delta_ttl. Walking `prev` from the item's current stamp finds the version
+              a stale client edited: a conflict record's `base`. Keyed by stamp so a group of
+              writes appends to one page instead of dirtying one random page per write.
     conflicts every resolved or rejected `_version` conflict (audit), newest = highest id.
     ledger    (client_id, seq, key) PK -> model, op, ok, result JSON, at: exactly-once
               mutation ids; a failed mutation records its error here too. Kept (like the
               conflict log) for tombstone_ttl: a client offline longer may replay its queue.
-    stamp     one row: the last `_lastChangedAt` assigned (survives restarts and GC).
-    meta      key/value; `schema` = the model snapshot `migrate` compares against.
+    meta      key/value; `schema` = the model snapshot `migrate` compares against;
+              `last_stamp` = the last stamp, saved by GC (and close) before old changes go.
+              At open the last stamp is max(meta, newest change): it survives restarts and
+              GC, so stamps stay strictly increasing even if the clock goes backwards.
 
 Writes run as one function per transaction on a dedicated writer thread (see `_worker`):
 one thread hop per write, writes serialised by that thread, concurrent writes group-committed
@@ -96,8 +101,6 @@ DAY_MS = 24 * HOUR_MS
 
 _DDL = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS stamp (one INTEGER PRIMARY KEY CHECK (one = 1), last INTEGER NOT NULL);
-INSERT OR IGNORE INTO stamp (one, last) VALUES (1, 0);
 CREATE TABLE IF NOT EXISTS items (
     model TEXT NOT NULL, id TEXT NOT NULL, version INTEGER NOT NULL,
     deleted INTEGER NOT NULL, lca INTEGER NOT NULL, data TEXT NOT NULL,
@@ -105,10 +108,9 @@ CREATE TABLE IF NOT EXISTS items (
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS items_by_lca ON items (model, lca);
 CREATE TABLE IF NOT EXISTS changes (
-    model TEXT NOT NULL, item_id TEXT NOT NULL, version INTEGER NOT NULL,
-    op TEXT NOT NULL, at INTEGER NOT NULL, data TEXT NOT NULL,
-    PRIMARY KEY (model, item_id, version)
-) WITHOUT ROWID;
+    at INTEGER PRIMARY KEY, model TEXT NOT NULL, item_id TEXT NOT NULL, version INTEGER NOT NULL,
+    op TEXT NOT NULL, prev INTEGER, data TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS conflicts (
     id INTEGER PRIMARY KEY AUTOINCREMENT, model TEXT NOT NULL, item_id TEXT NOT NULL,
     strategy TEXT NOT NULL, outcome TEXT NOT NULL, base TEXT, local TEXT NOT NULL,
@@ -246,8 +248,12 @@ class SQLiteStore:
         conn.execute("PRAGMA wal_autocheckpoint=0")  # the writer's helper thread checkpoints
         conn.execute("PRAGMA cache_size=-65536")
         conn.execute("PRAGMA journal_size_limit=67108864")  # truncate a grown WAL on reset
+        _upgrade_layout(conn)
         conn.executescript(_DDL)
-        row = conn.execute("SELECT last FROM stamp").fetchone()
+        row = conn.execute(
+            "SELECT MAX(COALESCE((SELECT CAST(value AS INTEGER) FROM meta WHERE key='last_stamp'), 0), "
+            "COALESCE((SELECT MAX(at) FROM changes), 0))"
+        ).fetchone()
         self._stamp = self._committed_stamp = int(row[0])
         return conn
 
@@ -277,7 +283,8 @@ class SQLiteStore:
         """Finish queued writes (publishing them), then close the connections."""
         if self._writer is not None:
             try:
-                await self._writer.run(lambda conn: None)  # drain: queued writes commit first
+                # drain (queued writes commit first), then save the last stamp
+                await self._writer.run(lambda conn: _save_stamp(conn, self._stamp))
             except (RuntimeError, sqlite3.Error):
                 pass  # never started, or the connection failed: nothing to drain
         if self._orphans:
@@ -752,7 +759,7 @@ class SQLiteStore:
                 "INSERT INTO items (model, id, version, deleted, lca, data) VALUES (?, ?, 1, 0, ?, ?)",
                 (name, item_id, stamp, data),
             )
-            self._log_change(conn, name, item_id, 1, "create", stamp, data)
+            self._log_change(conn, name, item_id, 1, "create", stamp, None, data)
             return _Applied("create", item, None, None, data=data)
 
         item_id, version, fields = validator.update(w.input, w.op)
@@ -784,11 +791,7 @@ class SQLiteStore:
                 decision = resolve_builtin(spec.conflict, op=w.op, server=server, incoming=w.input)
             base = None
             if version is not None:
-                brow = conn.execute(
-                    "SELECT data FROM changes WHERE model=? AND item_id=? AND version=?",
-                    (name, item_id, version),
-                ).fetchone()
-                base = _loads(brow[0]) if brow else None
+                base = _find_base(conn, int(server["_lastChangedAt"]), version)
             w.conflict = {"model": name, "item_id": item_id, "strategy": spec.conflict,
                           "outcome": outcome_name(decision), "base": base,
                           "local": dict(w.input), "remote": server, "result": None}
@@ -824,7 +827,7 @@ class SQLiteStore:
             "UPDATE items SET version=?, deleted=?, lca=?, data=? WHERE model=? AND id=?",
             (new_version, op == "delete", stamp, data, name, item_id),
         )
-        self._log_change(conn, name, item_id, new_version, op, stamp, data)
+        self._log_change(conn, name, item_id, new_version, op, stamp, int(server["_lastChangedAt"]), data)
         if w.conflict is not None:
             w.conflict["result"] = item
             cid = self._insert_conflict(conn, w.conflict, stamp)
@@ -832,12 +835,14 @@ class SQLiteStore:
         return _Applied(op, item, server, record, data=data)
 
     @staticmethod
-    def _log_change(conn: sqlite3.Connection, model: str, item_id: str, version: int, op: str, stamp: int, data: str) -> None:
+    def _log_change(
+        conn: sqlite3.Connection, model: str, item_id: str, version: int, op: str, stamp: int,
+        prev: int | None, data: str,
+    ) -> None:
         conn.execute(
-            "INSERT OR REPLACE INTO changes (model, item_id, version, op, at, data) VALUES (?, ?, ?, ?, ?, ?)",
-            (model, item_id, version, op, stamp, data),
+            "INSERT INTO changes (at, model, item_id, version, op, prev, data) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (stamp, model, item_id, version, op, prev, data),
         )
-        conn.execute("UPDATE stamp SET last=? WHERE one=1", (stamp,))
 
     # ------------------------------------------------------------------ maintenance
 
@@ -850,6 +855,7 @@ class SQLiteStore:
         def txn(conn: sqlite3.Connection) -> dict[str, int]:
             conn.execute("BEGIN IMMEDIATE")
             try:
+                _save_stamp(conn, self._stamp)
                 counts = {
                     "tombstones": conn.execute(
                         "DELETE FROM items WHERE deleted=1 AND lca<?", (tomb_cut,)
@@ -869,6 +875,45 @@ class SQLiteStore:
 
 
 # ---------------------------------------------------------------------- helpers
+
+
+def _upgrade_layout(conn: sqlite3.Connection) -> None:
+    """Files written by the first cut of this store kept the change log keyed by item and a
+    separate stamp table: carry the stamp over and rebuild the (expendable) change log."""
+    cols = {r[1] for r in conn.execute("PRAGMA table_info(changes)")}
+    if not cols or "prev" in cols:
+        return
+    conn.execute("BEGIN IMMEDIATE")
+    conn.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+    last = conn.execute("SELECT MAX(at) FROM changes").fetchone()[0] or 0
+    if conn.execute("SELECT 1 FROM sqlite_master WHERE name='stamp'").fetchone():
+        last = max(last, conn.execute("SELECT MAX(last) FROM stamp").fetchone()[0] or 0)
+        conn.execute("DROP TABLE stamp")
+    _save_stamp(conn, int(last))
+    conn.execute("DROP TABLE changes")
+    conn.execute("COMMIT")
+
+
+def _save_stamp(conn: sqlite3.Connection, stamp: int) -> None:
+    conn.execute(
+        "INSERT INTO meta (key, value) VALUES ('last_stamp', ?) "
+        "ON CONFLICT(key) DO UPDATE SET value=excluded.value",
+        (str(stamp),),
+    )
+
+
+def _find_base(conn: sqlite3.Connection, at: int | None, version: int) -> Item | None:
+    """The item as it was at `version`, walking the change log back from stamp `at`."""
+    for _ in range(10_000):
+        if at is None:
+            return None
+        row = conn.execute("SELECT version, prev, data FROM changes WHERE at=?", (at,)).fetchone()
+        if row is None or row[0] < version:
+            return None  # expired from the change log (or never existed)
+        if row[0] == version:
+            return _loads(row[2])  # type: ignore[no-any-return]
+        at = row[1]
+    return None
 
 
 def _encode(item: Item, where: str) -> str:

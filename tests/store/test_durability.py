@@ -129,3 +129,21 @@ async def test_acknowledged_writes_survive_sigkill(tmp_path, durability):
         assert replay.replayed
     finally:
         await store.close()
+
+
+async def test_files_from_the_first_layout_are_upgraded(tmp_path, make_store):
+    import sqlite3
+
+    conn = sqlite3.connect(tmp_path / "db.sqlite")
+    conn.executescript(
+        """
+        CREATE TABLE stamp (one INTEGER PRIMARY KEY CHECK (one = 1), last INTEGER NOT NULL);
+        INSERT INTO stamp VALUES (1, 4102444800000);
+        CREATE TABLE changes (model TEXT, item_id TEXT, version INTEGER, op TEXT, at INTEGER, data TEXT,
+                              PRIMARY KEY (model, item_id, version)) WITHOUT ROWID;
+        """
+    )
+    conn.close()
+    store = await make_store()
+    item = (await store.create("Todo", {"title": "after upgrade"}, identity=USER)).item
+    assert item["_lastChangedAt"] == 4102444800001
