@@ -180,3 +180,19 @@ async def test_custom_without_handler_is_a_config_error(make_store):
 
     with pytest.raises(ConfigError, match="Doc uses conflict = \"CUSTOM\" but no conflict handler"):
         await make_store(models=MODELS, conflict_handlers={})
+
+
+async def test_conflict_base_is_found_several_versions_back_until_the_log_expires(store, clock):
+    await store.create("Note", {"id": "b", "title": "v1"}, identity=USER)
+    for v in (1, 2, 3):
+        await store.create("Note", {"title": f"noise{v}"}, identity=USER)  # other items' changes in between
+        await store.update("Note", {"id": "b", "title": f"v{v + 1}", "_version": v}, identity=USER)
+    with pytest.raises(ConflictUnhandled):
+        await store.update("Note", {"id": "b", "title": "stale", "_version": 2}, identity=USER)
+    record = (await store.conflicts(model="Note"))[0][0]
+    assert record.base["title"] == "v2" and record.base["_version"] == 2
+    assert record.remote["_version"] == 4
+    await store.collect_garbage(now_ms=clock() + store.delta_ttl_ms + 10)
+    with pytest.raises(ConflictUnhandled):
+        await store.update("Note", {"id": "b", "title": "stale", "_version": 1}, identity=USER)
+    assert (await store.conflicts(model="Note"))[0][0].base is None
