@@ -12,6 +12,8 @@ that silently falls back to a default is the worst kind of misconfiguration.
     [realtime] init_timeout, keep_alive, connection_timeout, max_lifetime, idle_timeout,
               close_timeout, max_subscriptions, max_message_bytes, send_queue, send_queue_bytes
     [resolvers]      "Type.field" = "module:function" | { http = URL, method, headers, timeout }
+    [workflows]      functions, region, account, graphql_identity
+    [workflows.<name>]  type, triggers = [{ mutation, input }]   (docs/workflows.md)
     [auth]           handed to server.auth as a mapping
 """
 
@@ -116,6 +118,35 @@ class ModelSettings:
 
 
 @dataclass(frozen=True, kw_only=True)
+class WorkflowTrigger:
+    """Start the state machine after `mutation` (a root Mutation field) commits.
+
+    `input` is a Parameters-style template over `{"arguments", "result", "identity"}`
+    (keys ending in `.$` are JSONPaths); None passes that whole object.
+    """
+
+    mutation: str
+    input: Mapping[str, Any] | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class StateMachineSettings:
+    type: str = "STANDARD"
+    triggers: tuple[WorkflowTrigger, ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
+class WorkflowSettings:
+    #: The module whose functions Lambda ARNs name (`arn:aws:lambda:R:A:function:NAME` → NAME).
+    functions: str = "resolvers"
+    region: str = "us-east-1"
+    account: str = "123456789012"
+    #: Who the GraphQL resource acts as: "SYSTEM" (bypasses row rules) or "API_KEY".
+    graphql_identity: str = "SYSTEM"
+    machines: Mapping[str, StateMachineSettings] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, kw_only=True)
 class Settings:
     project_dir: Path
     server: ServerSettings = field(default_factory=ServerSettings)
@@ -125,6 +156,7 @@ class Settings:
     realtime: RealtimeSettings = field(default_factory=RealtimeSettings)
     resolvers: Mapping[str, Any] = field(default_factory=dict)
     auth: Mapping[str, Any] = field(default_factory=dict)
+    workflows: WorkflowSettings = field(default_factory=WorkflowSettings)
 
     @property
     def data_dir(self) -> Path:
@@ -283,7 +315,62 @@ def _realtime(table: Mapping[str, Any]) -> RealtimeSettings:
     return rt
 
 
-_SECTIONS = ("server", "sync", "models", "limits", "realtime", "resolvers", "auth")
+_WORKFLOW_KEYS = ("functions", "region", "account", "graphql_identity")
+_MACHINE_KEYS = ("type", "triggers")
+_TRIGGER_KEYS = ("mutation", "input")
+
+
+def _workflows(table: Mapping[str, Any]) -> WorkflowSettings:
+    """`[workflows]` scalars, and one `[workflows.<name>]` table per state machine."""
+    out: dict[str, Any] = {}
+    machines: dict[str, StateMachineSettings] = {}
+    for key, value in table.items():
+        k = f"[workflows].{key}"
+        if isinstance(value, dict):
+            machines[key] = _machine(key, value)
+        elif key in _WORKFLOW_KEYS:
+            _expect(value, str, k, "a string")
+            if key == "graphql_identity" and value not in ("SYSTEM", "API_KEY"):
+                raise ConfigError(f"{CONFIG_FILE}: {k} must be \"SYSTEM\" or \"API_KEY\", got {value!r}")
+            out[key] = value
+        else:
+            raise _unknown(key, _WORKFLOW_KEYS, "[workflows].")
+    return WorkflowSettings(**out, machines=machines)
+
+
+def _machine(name: str, table: Mapping[str, Any]) -> StateMachineSettings:
+    out: dict[str, Any] = {}
+    for key, value in table.items():
+        k = f"[workflows.{name}].{key}"
+        if key == "type":
+            if value not in ("STANDARD", "EXPRESS"):
+                close = difflib.get_close_matches(str(value).upper(), ("STANDARD", "EXPRESS"), n=1)
+                hint = f" — did you mean {close[0]!r}?" if close else ""
+                raise ConfigError(f"{CONFIG_FILE}: {k} must be \"STANDARD\" or \"EXPRESS\", got {value!r}{hint}")
+            out[key] = value
+        elif key == "triggers":
+            _expect(value, list, k, "a list of { mutation = \"createX\", input = {...} } tables")
+            triggers = []
+            for i, trig in enumerate(value):
+                tk = f"{k}[{i}]"
+                _expect(trig, dict, tk, "a table { mutation = \"createX\", input = {...} }")
+                for tkey in trig:
+                    if tkey not in _TRIGGER_KEYS:
+                        raise _unknown(tkey, _TRIGGER_KEYS, f"{tk}.")
+                if "mutation" not in trig:
+                    raise ConfigError(f"{CONFIG_FILE}: {tk} needs mutation = \"<Mutation field>\"")
+                mutation = _expect(trig["mutation"], str, f"{tk}.mutation", "a Mutation field name")
+                template = trig.get("input")
+                if template is not None:
+                    _expect(template, dict, f"{tk}.input", "a table (a Parameters-style template)")
+                triggers.append(WorkflowTrigger(mutation=mutation.removeprefix("Mutation."), input=template))
+            out[key] = tuple(triggers)
+        else:
+            raise _unknown(key, _MACHINE_KEYS, f"[workflows.{name}].")
+    return StateMachineSettings(**out)
+
+
+_SECTIONS = ("server", "sync", "models", "limits", "realtime", "resolvers", "auth", "workflows")
 
 
 def load_settings(
@@ -334,4 +421,5 @@ def load_settings(
         realtime=_realtime(_expect(raw.get("realtime", {}), dict, "[realtime]", "a table")),
         resolvers=dict(resolvers),
         auth=dict(auth),
+        workflows=_workflows(_expect(raw.get("workflows", {}), dict, "[workflows]", "a table")),
     )
