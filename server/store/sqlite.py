@@ -621,6 +621,8 @@ class SQLiteStore:
         mutation_id: MutationId | None,
     ) -> WriteResult:
         w = _Write(self._model(model), op, input, identity, condition, mutation_id)
+        if mutation_id is not None:
+            _check_mutation_id(mutation_id)
         for _ in range(10):
             result = await self._run_write(w)
             if isinstance(result, _Failed):
@@ -668,7 +670,7 @@ class SQLiteStore:
     # -- writer thread ------------------------------------------------------------------
 
     def _next_stamp(self) -> int:
-        self._stamp = max(self._clock(), self._stamp + 1)
+        self._stamp = max(int(self._clock()), self._stamp + 1)
         return self._stamp
 
     def _txn_write(self, w: _Write, conn: sqlite3.Connection) -> _Applied | _NeedsHandler | _Failed:
@@ -892,6 +894,15 @@ def _upgrade_layout(conn: sqlite3.Connection) -> None:
     _save_stamp(conn, int(last))
     conn.execute("DROP TABLE changes")
     conn.execute("COMMIT")
+
+
+def _check_mutation_id(mid: MutationId) -> None:
+    if not isinstance(mid.client_id, str) or not 0 < len(mid.client_id) <= 256:
+        raise BadRequest("mutation id: clientId must be a non-empty string of at most 256 characters")
+    if not isinstance(mid.seq, int) or isinstance(mid.seq, bool) or not 0 <= mid.seq < 2**63:
+        raise BadRequest(f"mutation id: seq must be an integer from 0 to 2^63-1, got {mid.seq!r}")
+    if not isinstance(mid.key, str) or len(mid.key) > 1024:
+        raise BadRequest("mutation id: key must be a string of at most 1024 characters")
 
 
 def _save_stamp(conn: sqlite3.Connection, stamp: int) -> None:

@@ -79,3 +79,18 @@ async def test_ledger_survives_a_restart(make_store):
     again = await store.create("Todo", {"title": "a"}, identity=USER, mutation_id=mid(1))
     assert again.replayed and again.item == first.item
     assert len((await store.list("Todo", identity=USER)).items) == 1
+
+
+@pytest.mark.parametrize(
+    ("bad", "fragment"),
+    [
+        (MutationId(client_id="", seq=1), "clientId must be a non-empty string"),
+        (MutationId(client_id="c", seq=-1), "seq must be an integer"),
+        (MutationId(client_id="c", seq=2**63), "seq must be an integer"),
+        (MutationId(client_id="c", seq="1"), "seq must be an integer"),  # type: ignore[arg-type]
+    ],
+)
+async def test_malformed_mutation_ids_are_refused(store, bad, fragment):
+    with pytest.raises(BadRequest, match=fragment):
+        await store.create("Todo", {"title": "a"}, identity=USER, mutation_id=bad)
+    assert (await store.list("Todo", identity=USER)).items == []
