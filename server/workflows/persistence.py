@@ -1,0 +1,391 @@
+"""Durable storage of state machine versions, executions, history events and completions.
+
+Why a separate file (`DATA/workflows.db`) with its own `SQLiteThread` and not tables in
+syncline.db: workflow transitions are many small writes; on their own writer thread they
+group-commit with each other without queueing behind (or in front of) model mutations, and a
+runaway workflow cannot stall the data API. Nothing needs a transaction spanning both files:
+a GraphQL step writes records through the public API, and triggers start executions *after*
+the mutation committed (the execution name derived from the mutation makes that retry-safe).
+
+What is stored is what replay needs (see asl/interpreter.py "Durability: replay by history"):
+the history events (their timestamps are the RecordEvent replies) and the Completions in the
+order they were sent. A transition is persisted as one `append` job: its events, the
+completion that started it and the execution row's new status commit in one transaction.
+
+Tables:
+    state_machines(name, version, definition, type, created_ms)    every change is a new version
+    executions(arn, state_machine, name, version, type, input, status, ..., seed, redrive_count)
+    events(arn, id, ts, type, details)                               GetExecutionHistory
+    completions(arn, seq, effect_id, at_ms, ok, output, error, cause, events_before)
+    redriven_events(arn, redrive, id, ts, type, details)             history replaced by a redrive
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+from server.store._worker import SQLiteThread
+from server.workflows.asl.effects import Completion
+from server.workflows.asl.history import HistoryEvent
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS state_machines(
+  name TEXT NOT NULL, version INTEGER NOT NULL, definition TEXT NOT NULL, type TEXT NOT NULL,
+  created_ms INTEGER NOT NULL, PRIMARY KEY(name, version));
+CREATE TABLE IF NOT EXISTS executions(
+  arn TEXT PRIMARY KEY, state_machine TEXT NOT NULL, name TEXT NOT NULL, version INTEGER NOT NULL,
+  type TEXT NOT NULL, input TEXT NOT NULL, status TEXT NOT NULL, start_ms INTEGER NOT NULL,
+  stop_ms INTEGER, output TEXT, error TEXT, cause TEXT, seed INTEGER NOT NULL,
+  redrive_count INTEGER NOT NULL DEFAULT 0, redrive_ms INTEGER, events INTEGER NOT NULL DEFAULT 0);
+CREATE INDEX IF NOT EXISTS executions_by_status ON executions(status);
+CREATE INDEX IF NOT EXISTS executions_by_machine ON executions(state_machine, start_ms);
+CREATE TABLE IF NOT EXISTS events(
+  arn TEXT NOT NULL, id INTEGER NOT NULL, ts INTEGER NOT NULL, type TEXT NOT NULL, details TEXT,
+  PRIMARY KEY(arn, id)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS completions(
+  arn TEXT NOT NULL, seq INTEGER NOT NULL, effect_id INTEGER NOT NULL, at_ms INTEGER NOT NULL,
+  ok INTEGER NOT NULL, output TEXT, error TEXT, cause TEXT, events_before INTEGER NOT NULL,
+  PRIMARY KEY(arn, seq)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS redriven_events(
+  arn TEXT NOT NULL, redrive INTEGER NOT NULL, id INTEGER NOT NULL, ts INTEGER NOT NULL,
+  type TEXT NOT NULL, details TEXT, PRIMARY KEY(arn, redrive, id)) WITHOUT ROWID;
+"""
+
+OPEN_STATUSES = ("RUNNING",)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ExecutionRow:
+    """One execution as stored (payloads are JSON text, as AWS returns them)."""
+
+    arn: str
+    state_machine: str
+    name: str
+    version: int
+    type: str
+    input: str
+    status: str
+    start_ms: int
+    stop_ms: int | None
+    output: str | None
+    error: str | None
+    cause: str | None
+    seed: int
+    redrive_count: int
+    redrive_ms: int | None
+    events: int
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class StoredEvent:
+    id: int
+    previous_event_id: int
+    ts: int
+    type: str
+    details: dict[str, Any] | None
+
+    def as_event(self) -> HistoryEvent:
+        return HistoryEvent(id=self.id, previous_event_id=self.previous_event_id, type=self.type, details=self.details)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Transition:
+    """What one commit appends: events (with timestamps), completions, and the new status."""
+
+    arn: str
+    events: Sequence[tuple[HistoryEvent, int]]
+    completions: Sequence[tuple[Completion, int]]  # (completion, events recorded before it)
+    first_completion_seq: int
+    status: str = "RUNNING"
+    stop_ms: int | None = None
+    output: str | None = None
+    error: str | None = None
+    cause: str | None = None
+
+
+_COLUMNS = (
+    "arn, state_machine, name, version, type, input, status, start_ms, stop_ms, output, error, cause, "
+    "seed, redrive_count, redrive_ms, events"
+)
+
+
+def _row(r: Sequence[Any]) -> ExecutionRow:
+    return ExecutionRow(
+        arn=r[0], state_machine=r[1], name=r[2], version=r[3], type=r[4], input=r[5], status=r[6],
+        start_ms=r[7], stop_ms=r[8], output=r[9], error=r[10], cause=r[11], seed=r[12],
+        redrive_count=r[13], redrive_ms=r[14], events=r[15],
+    )
+
+
+class WorkflowStore:
+    """The workflows database; every method is one job on the writer thread."""
+
+    def __init__(self, path: Path, *, durability: str = "normal") -> None:
+        self.path = path
+        self._durability = "FULL" if durability == "full" else "NORMAL"
+        self._thread = SQLiteThread(self._connect, name="syncline-workflows", max_batch=256)
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute(f"PRAGMA synchronous={self._durability}")
+        conn.executescript(_SCHEMA)
+        return conn
+
+    async def open(self) -> None:
+        await self._thread.start()
+
+    async def close(self) -> None:
+        await self._thread.close()
+
+    # --- state machines -----------------------------------------------------------------------
+
+    async def register_version(self, name: str, definition: str, type: str, now_ms: int) -> int:
+        """The version number of (definition, type) for `name`: the latest if unchanged, else a new one."""
+
+        def job(conn: sqlite3.Connection) -> int:
+            row = conn.execute(
+                "SELECT version, definition, type FROM state_machines WHERE name=? ORDER BY version DESC LIMIT 1",
+                (name,),
+            ).fetchone()
+            if row is not None and row[1] == definition and row[2] == type:
+                return int(row[0])
+            version = 1 if row is None else int(row[0]) + 1
+            conn.execute(
+                "INSERT INTO state_machines(name, version, definition, type, created_ms) VALUES (?,?,?,?,?)",
+                (name, version, definition, type, now_ms),
+            )
+            return version
+
+        return await self._thread.run(job, batch=True)
+
+    async def definition(self, name: str, version: int) -> tuple[str, str] | None:
+        def job(conn: sqlite3.Connection) -> tuple[str, str] | None:
+            row = conn.execute(
+                "SELECT definition, type FROM state_machines WHERE name=? AND version=?", (name, version)
+            ).fetchone()
+            return None if row is None else (row[0], row[1])
+
+        return await self._thread.run(job)
+
+    async def versions(self, name: str) -> list[tuple[int, int]]:
+        """(version, created_ms) of `name`, oldest first."""
+
+        def job(conn: sqlite3.Connection) -> list[tuple[int, int]]:
+            return [
+                (int(v), int(c))
+                for v, c in conn.execute(
+                    "SELECT version, created_ms FROM state_machines WHERE name=? ORDER BY version", (name,)
+                )
+            ]
+
+        return await self._thread.run(job)
+
+    # --- executions ---------------------------------------------------------------------------
+
+    async def create_execution(self, row: ExecutionRow) -> tuple[ExecutionRow, bool]:
+        """Insert `row` unless an execution with its arn exists; returns (stored row, created)."""
+
+        def job(conn: sqlite3.Connection) -> tuple[ExecutionRow, bool]:
+            existing = conn.execute(f"SELECT {_COLUMNS} FROM executions WHERE arn=?", (row.arn,)).fetchone()
+            if existing is not None:
+                return _row(existing), False
+            conn.execute(
+                f"INSERT INTO executions({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (
+                    row.arn, row.state_machine, row.name, row.version, row.type, row.input, row.status,
+                    row.start_ms, row.stop_ms, row.output, row.error, row.cause, row.seed, row.redrive_count,
+                    row.redrive_ms, row.events,
+                ),
+            )
+            return row, True
+
+        return await self._thread.run(job, batch=True)
+
+    async def get(self, arn: str) -> ExecutionRow | None:
+        def job(conn: sqlite3.Connection) -> ExecutionRow | None:
+            r = conn.execute(f"SELECT {_COLUMNS} FROM executions WHERE arn=?", (arn,)).fetchone()
+            return None if r is None else _row(r)
+
+        return await self._thread.run(job)
+
+    async def list_executions(
+        self,
+        *,
+        state_machine: str | None = None,
+        status: str | None = None,
+        limit: int = 100,
+        after: tuple[int, str] | None = None,
+    ) -> list[ExecutionRow]:
+        """Newest first; `after` = (start_ms, arn) of the last row of the previous page."""
+
+        def job(conn: sqlite3.Connection) -> list[ExecutionRow]:
+            where: list[str] = []
+            args: list[Any] = []
+            if state_machine is not None:
+                where.append("state_machine=?")
+                args.append(state_machine)
+            if status is not None:
+                where.append("status=?")
+                args.append(status)
+            if after is not None:
+                where.append("(start_ms < ? OR (start_ms = ? AND arn < ?))")
+                args.extend([after[0], after[0], after[1]])
+            sql = f"SELECT {_COLUMNS} FROM executions"
+            if where:
+                sql += " WHERE " + " AND ".join(where)
+            sql += " ORDER BY start_ms DESC, arn DESC LIMIT ?"
+            args.append(limit)
+            return [_row(r) for r in conn.execute(sql, args)]
+
+        return await self._thread.run(job)
+
+    async def open_executions(self) -> list[ExecutionRow]:
+        def job(conn: sqlite3.Connection) -> list[ExecutionRow]:
+            return [
+                _row(r)
+                for r in conn.execute(f"SELECT {_COLUMNS} FROM executions WHERE status='RUNNING' ORDER BY start_ms")
+            ]
+
+        return await self._thread.run(job)
+
+    async def replay_log(self, arn: str) -> tuple[list[StoredEvent], list[Completion]]:
+        """The stored events (id order) and completions (send order) of one execution."""
+
+        def job(conn: sqlite3.Connection) -> tuple[list[StoredEvent], list[Completion]]:
+            return _events(conn, arn), [
+                Completion(
+                    id=effect_id,
+                    at_ms=at_ms,
+                    ok=bool(ok),
+                    output=None if output is None else json.loads(output),
+                    error=error,
+                    cause=cause,
+                )
+                for effect_id, at_ms, ok, output, error, cause in conn.execute(
+                    "SELECT effect_id, at_ms, ok, output, error, cause FROM completions WHERE arn=? ORDER BY seq",
+                    (arn,),
+                )
+            ]
+
+        return await self._thread.run(job)
+
+    async def history(self, arn: str, *, after_id: int = 0, limit: int = 1000, reverse: bool = False) -> list[StoredEvent]:
+        def job(conn: sqlite3.Connection) -> list[StoredEvent]:
+            return _events(conn, arn, after_id=after_id, limit=limit, reverse=reverse)
+
+        return await self._thread.run(job)
+
+    async def append(self, transition: Transition) -> None:
+        """Commit one transition: its events, completions and the execution's status, atomically."""
+        await self._thread.run(lambda conn: _append(conn, transition), batch=True)
+
+    async def redrive(self, arn: str, now_ms: int) -> ExecutionRow:
+        """Rewind a FAILED/ABORTED execution to before the failure; returns the row, now RUNNING.
+
+        FAILED: the last Completion must be the failure (a task's); it and every event after it
+        move to redriven_events, so replay re-runs that task. ABORTED: only the ExecutionAborted
+        event goes (the driver, not the interpreter, wrote it).
+
+        Raises:
+            LookupError: no such execution.
+            ValueError: the execution cannot be redriven (reason in the message).
+        """
+
+        def job(conn: sqlite3.Connection) -> ExecutionRow:
+            r = conn.execute(f"SELECT {_COLUMNS} FROM executions WHERE arn=?", (arn,)).fetchone()
+            if r is None:
+                raise LookupError(arn)
+            row = _row(r)
+            if row.status == "FAILED":
+                last = conn.execute(
+                    "SELECT seq, ok, events_before FROM completions WHERE arn=? ORDER BY seq DESC LIMIT 1", (arn,)
+                ).fetchone()
+                if last is None or last[1]:
+                    raise ValueError(
+                        "the execution failed in a state that would fail again (a Fail state or a data error), "
+                        "not in a task: nothing to redrive"
+                    )
+                seq, keep_events = int(last[0]), int(last[2])
+                conn.execute("DELETE FROM completions WHERE arn=? AND seq>=?", (arn, seq))
+            elif row.status == "ABORTED":
+                keep_events = row.events - 1
+            else:
+                raise ValueError(f"only FAILED or ABORTED executions can be redriven; this one is {row.status}")
+            redrive = row.redrive_count + 1
+            conn.execute(
+                "INSERT INTO redriven_events(arn, redrive, id, ts, type, details) "
+                "SELECT arn, ?, id, ts, type, details FROM events WHERE arn=? AND id>?",
+                (redrive, arn, keep_events),
+            )
+            conn.execute("DELETE FROM events WHERE arn=? AND id>?", (arn, keep_events))
+            conn.execute(
+                "UPDATE executions SET status='RUNNING', stop_ms=NULL, output=NULL, error=NULL, cause=NULL, "
+                "redrive_count=?, redrive_ms=?, events=? WHERE arn=?",
+                (redrive, now_ms, keep_events, arn),
+            )
+            return _row(conn.execute(f"SELECT {_COLUMNS} FROM executions WHERE arn=?", (arn,)).fetchone())
+
+        return await self._thread.run(job, batch=True)
+
+
+def _events(
+    conn: sqlite3.Connection, arn: str, *, after_id: int = 0, limit: int = -1, reverse: bool = False
+) -> list[StoredEvent]:
+    order = "DESC" if reverse else "ASC"
+    cond = "id<?" if reverse and after_id else "id>?"
+    out = []
+    for id_, ts, type_, details in conn.execute(
+        f"SELECT id, ts, type, details FROM events WHERE arn=? AND {cond} ORDER BY id {order} LIMIT ?",
+        (arn, after_id, limit),
+    ):
+        payload = None if details is None else json.loads(details)
+        previous = payload.pop("__previous", id_ - 1) if isinstance(payload, dict) else id_ - 1
+        if isinstance(payload, dict) and payload.pop("__none", False):
+            payload = None
+        out.append(StoredEvent(id=id_, previous_event_id=previous, ts=ts, type=type_, details=payload))
+    return out
+
+
+def _encode_event(event: HistoryEvent) -> str:
+    body: dict[str, Any] = dict(event.details) if event.details is not None else {"__none": True}
+    body["__previous"] = event.previous_event_id
+    return json.dumps(body, separators=(",", ":"))
+
+
+def _append(conn: sqlite3.Connection, t: Transition) -> None:
+    if t.events:
+        conn.executemany(
+            "INSERT INTO events(arn, id, ts, type, details) VALUES (?,?,?,?,?)",
+            [(t.arn, e.id, ts, e.type, _encode_event(e)) for e, ts in t.events],
+        )
+    if t.completions:
+        conn.executemany(
+            "INSERT INTO completions(arn, seq, effect_id, at_ms, ok, output, error, cause, events_before) "
+            "VALUES (?,?,?,?,?,?,?,?,?)",
+            [
+                (
+                    t.arn, t.first_completion_seq + i, c.id, c.at_ms, int(c.ok),
+                    None if c.output is None else json.dumps(c.output, separators=(",", ":")),
+                    c.error, c.cause, before,
+                )
+                for i, (c, before) in enumerate(t.completions)
+            ],
+        )
+    last_id = t.events[-1][0].id if t.events else None
+    conn.execute(
+        "UPDATE executions SET status=?, stop_ms=?, output=?, error=?, cause=?, events=COALESCE(?, events) "
+        "WHERE arn=?",
+        (t.status, t.stop_ms, t.output, t.error, t.cause, last_id, t.arn),
+    )
+
+
+def rows_by_status(rows: Iterable[ExecutionRow]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for r in rows:
+        counts[r.status] = counts.get(r.status, 0) + 1
+    return counts
