@@ -166,6 +166,18 @@ def test_operator_sets_match_appsync(schema: GraphQLSchema) -> None:
     assert set(_input(schema, "ModelSubscriptionBooleanInput")) == {"ne", "eq"}
 
 
+def test_subscription_filter_input(schema: GraphQLSchema) -> None:
+    sub = _input(schema, "ModelSubscriptionTodoFilterInput")
+    assert sub["id"] == "ModelSubscriptionIDInput" and sub["title"] == "ModelSubscriptionStringInput"
+    assert sub["done"] == "ModelSubscriptionBooleanInput" and sub["count"] == "ModelSubscriptionIntInput"
+    assert sub["priority"] == "ModelSubscriptionStringInput" and sub["remindAt"] == "ModelSubscriptionTimestampInput"
+    assert sub["_deleted"] == "ModelBooleanInput"
+    assert sub["and"] == sub["or"] == "[ModelSubscriptionTodoFilterInput]" and "not" not in sub
+    assert set(_input(schema, "ModelSubscriptionStringInput")) == {
+        "ne", "eq", "le", "lt", "ge", "gt", "contains", "notContains", "between", "beginsWith", "in", "notIn"
+    }
+
+
 def test_subscription_fields_carry_aws_subscribe(schema: GraphQLSchema) -> None:
     sub = schema.subscription_type
     assert sub is not None
