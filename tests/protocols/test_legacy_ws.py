@@ -224,3 +224,18 @@ def test_stop_for_a_held_start_drops_it():
     server.accept_init()
     assert server.next_event() is NEED_DATA  # the start never runs
     assert server.active_operations == frozenset()
+
+
+def test_malformed_message_naming_a_live_operation_ends_it():
+    client, server = pair()
+    client.send(ConnectionInit())
+    client.send(Start(id="1", query="subscription { s }"))
+    transfer(client, server)
+    server.accept_init()
+    list(iter(server.next_event, NEED_DATA))
+    server.data_to_send()
+    server.receive_data(json.dumps({"type": "start", "id": "1", "payload": {"query": 5}}))
+    assert server.next_event() == Stop(id="1")  # the adapter ends it
+    assert server.active_operations == frozenset()
+    [sent] = frames(server)
+    assert sent["type"] == "error" and sent["id"] == "1"

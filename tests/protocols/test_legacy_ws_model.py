@@ -65,7 +65,15 @@ class Model:
             self.out.append(("connection_error", None))
             return None
         if msg["type"] not in CLIENT_TYPES or not valid(msg):
-            self.out.append(("error", msg["id"]) if good_id(msg.get("id")) else ("connection_error", None))
+            op = msg.get("id")
+            if good_id(op):  # an error for an id ends that operation, held or live
+                self.held = [h for h in self.held if h != op]
+                if op in self.ops:
+                    self.ops.discard(op)
+                    self.events.append(("stop", op))
+                self.out.append(("error", op))
+            else:
+                self.out.append(("connection_error", None))
             return None
         t, op = msg["type"], msg.get("id")
         if t == "connection_init":

@@ -59,7 +59,8 @@ class LegacyWSConnection(ConnectionBase):
 
     Server events: ConnectionInit (authenticate, then accept_init/reject_init), Start, Stop (the
     operation already ended; complete was queued), ConnectionTerminate. A Stop is also emitted
-    before a Start that reuses an active id (the old operation is replaced).
+    before a Start that reuses an active id (the old operation is replaced), and when a malformed
+    message names an active id (answered with `error`, which ends it).
     Client events: ConnectionAck, ConnectionErrorMessage, KeepAlive, Data, Error, Complete.
     """
 
@@ -107,6 +108,8 @@ class LegacyWSConnection(ConnectionBase):
                 raise self._fail(RemoteProtocolError(exc.reason)) from exc
             op_id = obj.get("id")
             if isinstance(op_id, str) and op_id:
+                if self._state.end(op_id):
+                    self._events.append(Stop(id=op_id))  # the adapter must end it too
                 self._queue(Error(id=op_id, payload={"message": exc.reason}).formatted())
             else:
                 self._queue(ConnectionErrorMessage(payload={"message": exc.reason}).formatted())

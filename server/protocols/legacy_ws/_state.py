@@ -143,6 +143,15 @@ class LegacyWSState:
         self.state = conn
         return OpChange.REPLACE if change is OpChange.REPLACE else None
 
+    def end(self, op_id: str) -> bool:
+        """An `error` answers a malformed message naming `op_id`: that ends the operation, held or
+        live (the reference server unsubscribes after a failed start). True if it was live."""
+        self.held = deque(s for s in self.held if s.id != op_id)
+        if op_id in self.operations:
+            self.operations.discard(op_id)
+            return True
+        return False
+
     def activate_held(self, op_id: str) -> None:
         """The sender of a held start does not wait for the ack: it counts the operation as active."""
         self.held = deque(s for s in self.held if s.id != op_id)
