@@ -8,6 +8,7 @@ from server.schema.resolvers import (
     DataSourceTimeout,
     FunctionResolver,
     HttpResolver,
+    LambdaEvent,
     ResolverBinding,
     load_resolvers,
 )
@@ -21,6 +22,7 @@ __all__ = [
     "Expansion",
     "FunctionResolver",
     "HttpResolver",
+    "LambdaEvent",
     "ModelOperations",
     "ResolverBinding",
     "SchemaBundle",

@@ -24,7 +24,7 @@ import json
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Awaitable, Callable, Mapping, Union
+from typing import Any, Awaitable, Callable, Mapping, TypedDict, Union
 
 import aiohttp
 from graphql import (
@@ -51,6 +51,7 @@ __all__ = [
     "DataSourceTimeout",
     "FunctionResolver",
     "HttpResolver",
+    "LambdaEvent",
     "ResolverBinding",
     "appsync_event",
     "load_resolvers",
@@ -393,7 +394,31 @@ def _variables(info: GraphQLResolveInfo) -> dict[str, Any]:
     return dict(getattr(values, "coerced", values) or {})
 
 
-def appsync_event(source: Any, info: GraphQLResolveInfo, arguments: Mapping[str, Any]) -> dict[str, Any]:
+class EventInfo(TypedDict):
+    fieldName: str
+    parentTypeName: str
+    variables: dict[str, Any]
+    selectionSetList: list[str]
+    selectionSetGraphQL: str
+
+
+class EventRequest(TypedDict):
+    headers: dict[str, str]
+
+
+class LambdaEvent(TypedDict):
+    """What an AppSync direct-Lambda resolver receives; user functions get the same."""
+
+    arguments: dict[str, Any]
+    identity: dict[str, Any] | None
+    source: Any
+    info: EventInfo
+    request: EventRequest
+    prev: None
+    stash: dict[str, Any]
+
+
+def appsync_event(source: Any, info: GraphQLResolveInfo, arguments: Mapping[str, Any]) -> LambdaEvent:
     """The AppSync direct-Lambda event for this field."""
     ctx = _context(info)
     return {
