@@ -33,6 +33,7 @@ from server.store.sqlite import SQLiteStore
 from server.web.http import Authenticator, GraphQLHttpHandler, HttpLimits
 from server.web.ops import OpsEndpoints, request_id_middleware
 from server.web.realtime import RealtimeEndpoint
+from server.workflows.service import Workflows, with_workflow_sdl
 
 log = logging.getLogger("syncline")
 
@@ -68,6 +69,8 @@ class Syncline:
     #: endpoint (its `registry` holds the subscription groups).
     bus: LocalBus | None = None
     realtime: RealtimeEndpoint | None = None
+    #: Workflows (server/workflows/service.py); None when the project has none.
+    workflows: Workflows | None = None
 
     @classmethod
     async def create(cls, settings: Settings, *, authenticator: Authenticator | None = None) -> "Syncline":
@@ -80,7 +83,7 @@ class Syncline:
             name: {"conflict": ms.conflict, "handler": ms.handler} for name, ms in settings.models.items()
         }
         bundle = build_schema(
-            sdl,
+            with_workflow_sdl(settings, sdl),
             model_settings=model_settings,
             resolvers=load_resolvers(settings.resolvers, settings.project_dir),
         )
@@ -137,6 +140,13 @@ class Syncline:
         metered = MeteredStore(store, metrics, bundle.models)
         # Real time: every root Mutation field publishes its committed result on the bus.
         bus = LocalBus()
+        try:
+            workflows = await Workflows.open(settings, bundle, metered, bus.publish, metrics)
+        except BaseException:
+            if owned_auth is not None:
+                await owned_auth.close()
+            await store.close()
+            raise
         install_publisher(bundle.schema, bus.publish)
         handler = GraphQLHttpHandler(
             schema=bundle.schema,
@@ -193,6 +203,8 @@ class Syncline:
 
         app.on_startup.append(_start_fanout)
         app.on_shutdown.append(_stop_fanout)
+        if workflows is not None:
+            workflows.add_to(app)
 
         async def _close_store(_: web.Application) -> None:
             if owned_auth is not None:
@@ -212,6 +224,7 @@ class Syncline:
             migration=migration,
             bus=bus,
             realtime=realtime,
+            workflows=workflows,
         )
 
 
