@@ -90,6 +90,7 @@ def build_schema(
     _bind_models(schema, ex)
     for key, binding in (resolvers or {}).items():
         _bind_user(schema, ex, key, binding)
+    _check_function_fields(schema, resolvers or {})
     return SchemaBundle(
         schema=schema, models=ex.models, sdl=ex.sdl, operations=ex.operations, subscribe_to=ex.subscribe_to
     )
@@ -168,6 +169,31 @@ def _bind_models(schema: GraphQLSchema, ex: Expansion) -> None:
                 _root(schema, root).fields[field_name].resolve = model_resolver(
                     spec, op, defaults=ex.defaults.get(spec.name)
                 )
+
+
+def _check_function_fields(schema: GraphQLSchema, resolvers: Mapping[str, ResolverBinding]) -> None:
+    """Amplify's `@function(name:)` names a Lambda; here the field needs a [resolvers] binding."""
+    for type_name, t in schema.type_map.items():
+        if not isinstance(t, GraphQLObjectType) or type_name.startswith("__"):
+            continue
+        for field_name, f in t.fields.items():
+            node = f.ast_node
+            names = [
+                d.arguments[0].value.value  # type: ignore[attr-defined]
+                for d in (node.directives if node is not None else ()) or ()
+                if d.name.value == "function" and d.arguments
+            ]
+            key = f"{type_name}.{field_name}"
+            if names and key not in resolvers:
+                raise ConfigError(
+                    f"{key}: @function(name: {names[0]!r}) needs a binding in syncline.toml, e.g. "
+                    f'[resolvers] "{key}" = "resolvers:{_identifier(names[0])}"'
+                )
+
+
+def _identifier(name: str) -> str:
+    text = "".join(c if c.isalnum() else "_" for c in name.split("-${env}")[0]).strip("_")
+    return text if text.isidentifier() else "handler"
 
 
 def _bind_user(schema: GraphQLSchema, ex: Expansion, key: str, binding: ResolverBinding) -> None:

@@ -8,6 +8,7 @@ the SDL text is produced here (graphql-core's parser, no ariadne): `build.py` ma
 executable.
 
 Amplify directives understood besides `@model` and `@auth`: `@default(value:)`, and the
+`@function` (a field computed by a [resolvers] binding), the
 relationships `@hasMany` / `@hasOne` / `@belongsTo` (argument-less with Amplify's implicit
 foreign keys such as `postCommentsId`, `references: [...]`, or `indexName` + `@index`).
 Relationship fields are not stored; they are joined at read time. `extend type X` on a model
@@ -125,6 +126,7 @@ directive @hasOne(fields: [String!], references: [String!]) on FIELD_DEFINITION
 directive @belongsTo(fields: [String!], references: [String!]) on FIELD_DEFINITION
 directive @index(name: String, sortKeyFields: [String], queryField: String) on FIELD_DEFINITION
 directive @primaryKey(sortKeyFields: [String]) on FIELD_DEFINITION
+directive @function(name: String!, region: String, accountId: String) repeatable on FIELD_DEFINITION
 '''
 
 #: Scalar → filter family: which `Model<Family>Input` filters it (Amplify's mapping).
@@ -198,7 +200,7 @@ _OUR_DIRECTIVES = frozenset(d.name for d in _PRELUDE_SCHEMA.directives)
 _AMPLIFY_UNSUPPORTED = frozenset(
     {
         "manyToMany", "key", "connection",
-        "searchable", "function", "http", "predictions", "versioned", "aws_cognito_user_pools_off",
+        "searchable", "http", "predictions", "versioned", "aws_cognito_user_pools_off",
         "mapsTo", "refersTo", "sql", "validate",
     }
 )
@@ -571,6 +573,9 @@ class _Expander:
             relation = self.relations.get(name, {}).get(fname)
             if relation is not None:
                 field_sdl.append(self._relation_sdl(f, relation))
+                continue
+            if _directive(f, "function") is not None:
+                field_sdl.append(_indent(print_ast(f)))  # computed by a data source, not stored
                 continue
             if f.arguments:
                 raise ConfigError(f"{where}: fields of a @model cannot take arguments")

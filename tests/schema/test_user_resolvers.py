@@ -279,6 +279,31 @@ def test_load_resolvers_errors_name_the_field(tmp_path: Path, spec: dict[str, An
     assert needle in err.value.message and "[resolvers]" in err.value.message
 
 
+async def test_amplify_function_directive_needs_and_uses_a_binding(tmp_path: Path) -> None:
+    sdl = (
+        'type Todo @model { title: String! score: Int @function(name: "scorer-${env}") }\n'
+        'type Query { echo(msg: String): String @function(name: "echoFunction") }'
+    )
+    with pytest.raises(ConfigError, match=r'Query.echo: @function\(name: .echoFunction.\).*"Query.echo" = "resolvers:echoFunction"'):
+        build_schema(sdl, resolvers={"Todo.score": FunctionResolver.of(lambda e: 1)})
+    bundle = build_schema(
+        sdl,
+        resolvers={
+            "Todo.score": FunctionResolver.of(lambda e: len(e["source"]["title"])),
+            "Query.echo": FunctionResolver.of(lambda e: e["arguments"]["msg"]),
+        },
+    )
+    assert bundle.model("Todo").field_names == ("title",)  # type: ignore[union-attr]  # computed, not stored
+    store = await open_store(tmp_path / "f.db", bundle)
+    try:
+        run = runner(bundle, store)
+        assert (await run('{ echo(msg: "hi") }'))["data"] == {"echo": "hi"}
+        r = await run('mutation { createTodo(input: {title: "four"}) { title score } }')
+        assert r["data"]["createTodo"] == {"title": "four", "score": 4}
+    finally:
+        await store.close()
+
+
 def test_function_binding_detects_the_context_parameter() -> None:
     async def two(event: Any, ctx: Any) -> None: ...
 
