@@ -66,6 +66,7 @@ from server.errors import (
 from server.filters import check_filter, matches
 from server.models import Item, ModelSpec
 from server.store._migrate import plan, snapshot
+from server.store._prefilter import prefilter
 from server.store._validate import InputValidator
 from server.store._worker import SQLiteThread
 from server.store.base import (
@@ -414,8 +415,8 @@ class SQLiteStore:
         if next_token:
             after = str(self._codec.decode(next_token, model=model, query=query)["k"])
         items, last, more = await self._scan(
-            "SELECT id, data FROM items WHERE model=? AND deleted=0 AND id>? ORDER BY id LIMIT ?",
-            model,
+            "SELECT id, {data} FROM items WHERE model=? AND deleted=0 AND id>? ORDER BY id LIMIT ?",
+            spec,
             after,
             (),
             filter,
@@ -451,8 +452,8 @@ class SQLiteStore:
             if after and (after < self._clock() - self.delta_ttl_ms or after > started):
                 after = 0
         items, last, more = await self._scan(
-            "SELECT lca, data FROM items WHERE model=? AND lca>? AND lca<=? ORDER BY lca LIMIT ?",
-            model,
+            "SELECT lca, {data} FROM items WHERE model=? AND lca>? AND lca<=? ORDER BY lca LIMIT ?",
+            spec,
             after,
             (started,),
             filter,
@@ -468,7 +469,7 @@ class SQLiteStore:
     async def _scan(
         self,
         sql: str,
-        model: str,
+        spec: ModelSpec,
         after: Any,
         extra: tuple[Any, ...],
         filter: Mapping[str, Any] | None,
@@ -478,10 +479,12 @@ class SQLiteStore:
 
         A filter fills the page from further rows, examining at most `max_scan` rows per call;
         when that budget runs out the page is short and the token resumes after the last row
-        examined (as DynamoDB's scan limit does).
+        examined (as DynamoDB's scan limit does). A SQL pre-filter (see `_prefilter`) returns
+        the data only of rows that may match, so the others are never decoded.
         """
+        model = spec.name
         if not filter:
-            rows = await self._read(sql, (model, after, *extra, limit + 1))
+            rows = await self._read(sql.format(data="data"), (model, after, *extra, limit + 1))
             more = len(rows) > limit
             rows = rows[:limit]
             last = rows[-1][0] if rows else after
@@ -490,11 +493,18 @@ class SQLiteStore:
         scanned = 0
         last = after
         batch = min(max(2 * limit, 200), self._max_scan)
+        pre = prefilter(spec, filter)
+        if pre is None:
+            sql, pre_params = sql.format(data="data"), ()
+        else:
+            sql, pre_params = sql.format(data=f"CASE WHEN {pre[0]} THEN data END"), pre[1]
         while True:
-            rows = await self._read(sql, (model, last, *extra, batch))
+            rows = await self._read(sql, (*pre_params, model, last, *extra, batch))
             for key, data in rows:
                 scanned += 1
                 last = key
+                if data is None:
+                    continue  # the pre-filter ruled it out
                 item = _loads(data)
                 if matches(filter, item):
                     items.append(item)
