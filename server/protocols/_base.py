@@ -12,7 +12,12 @@ from server.protocols._errors import CloseCode, CloseConnection, LocalProtocolEr
 
 
 class ConnectionBase:
-    """Frames in with `receive_data`, frames out with `data_to_send`; no sockets, no clocks."""
+    """Frames in with `receive_data`, frames out with `data_to_send`; no sockets, no clocks.
+
+    The protocol-neutral part of every core, so the adapter and the subscription registry can
+    drive any of the three alike: `next_event`, `send_result_raw`, `complete_operation`,
+    `fail_operation`, `close`, `connection_lost`.
+    """
 
     def __init__(self, our_role: Role, config: ProtocolConfig | None = None) -> None:
         self.our_role = our_role
@@ -72,6 +77,31 @@ class ConnectionBase:
     def _check_open(self) -> None:
         if self._close is not None:
             raise LocalProtocolError(f"cannot send: the connection is closed ({self._close.code})")
+
+    # ---- the protocol-neutral operations each core implements ---------------------------------
+
+    def next_event(self) -> object:
+        """The next message from the peer, or NEED_DATA (see each core)."""
+        raise NotImplementedError
+
+    def send_result_raw(self, op_id: str, payload_json: str) -> bool:
+        """Fan-out fast path: one execution result (`{"data": ..., "errors"?: ...}`) already
+        serialised once for a whole group, wrapped in this protocol's result message for `op_id`.
+
+        Returns:
+            False (nothing queued) when `op_id` is not live: the client stopped it meanwhile.
+        """
+        raise NotImplementedError
+
+    def complete_operation(self, op_id: str) -> bool:
+        """The server ends `op_id` normally (a query's result was sent, the source stream ended).
+        False when it was no longer live."""
+        raise NotImplementedError
+
+    def fail_operation(self, op_id: str, message: str, *, error_type: str) -> bool:
+        """End `op_id` with one error in this protocol's error shape (`error_type` is AppSync's
+        `errorType`, e.g. "Unauthorized"). False when it was no longer live."""
+        raise NotImplementedError
 
     # ---- protocol hooks ----------------------------------------------------------------------
 

@@ -52,11 +52,11 @@ def test_full_session_back_to_back():
     assert event.authorization == AUTH
     assert event.data == start.data  # the exact string IAM signs
     assert server.pending_operations == {"s1"} and server.active_operations == frozenset()
-    assert server.send_data_raw("s1", '{"data":{}}') is False  # nothing flows before start_ack
+    assert server.send_result_raw("s1", '{"data":{}}') is False  # nothing flows before start_ack
 
     assert server.accept_start("s1")
     assert server.send(Data(id="s1", payload={"data": {"onCreateTodo": {"id": "1"}}}))
-    assert server.send_data_raw("s1", '{"data":{"onCreateTodo":{"id":"2"}}}')
+    assert server.send_result_raw("s1", '{"data":{"onCreateTodo":{"id":"2"}}}')
     assert server.keep_alive()
     events = transfer(server, client)
     assert [e.type for e in events] == ["start_ack", "data", "data", "ka"]

@@ -194,7 +194,7 @@ def test_server_core_matches_the_model(max_ops, max_bytes, ka, steps):
                 elif kind == "data":
                     got = "ok" if core.send(Data(id=arg, payload={"data": None})) else "dropped"
                 elif kind == "raw":
-                    got = "ok" if core.send_data_raw(arg, '{"data":null}') else "dropped"
+                    got = "ok" if core.send_result_raw(arg, '{"data":null}') else "dropped"
                 elif kind == "complete":
                     got = "ok" if core.send(Complete(id=arg)) else "dropped"
                 elif kind == "keep_alive":

@@ -165,7 +165,7 @@ def adapter_call(core, action):
         if kind == "next":
             core.send(transport_ws.Next(id=op, payload={"data": {}}))
         elif kind == "raw":
-            core.send_next_raw(op, '{"data":{}}')
+            core.send_result_raw(op, '{"data":{}}')
         elif kind == "complete":
             core.send(transport_ws.Complete(id=op))
         else:
@@ -175,7 +175,7 @@ def adapter_call(core, action):
         if kind == "next":
             core.send(legacy_ws.Data(id=op, payload={"data": {}}))
         elif kind == "raw":
-            core.send_data_raw(op, '{"data":{}}')
+            core.send_result_raw(op, '{"data":{}}')
         elif kind == "complete":
             core.send(legacy_ws.Complete(id=op))
         else:
@@ -189,7 +189,7 @@ def adapter_call(core, action):
         elif kind == "next":
             core.send(appsync.Data(id=op, payload={"data": {}}))
         elif kind == "raw":
-            core.send_data_raw(op, '{"data":{}}')
+            core.send_result_raw(op, '{"data":{}}')
         else:
             core.send(appsync.Complete(id=op))
 

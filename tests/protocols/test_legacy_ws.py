@@ -53,7 +53,7 @@ def test_full_session_with_starts_sent_before_the_ack():
 
     server.send(Data(id="2", payload={"data": {"getTodo": None}}))
     server.send(Complete(id="2"))
-    assert server.send_data_raw("1", '{"data":{"onCreateTodo":{"id":"a"}}}')
+    assert server.send_result_raw("1", '{"data":{"onCreateTodo":{"id":"a"}}}')
     assert server.keep_alive()
     events = transfer(server, client)
     assert [e.type for e in events] == ["data", "complete", "data", "ka"]

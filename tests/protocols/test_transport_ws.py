@@ -55,7 +55,7 @@ def test_full_session_back_to_back():
     assert server.active_operations == client.active_operations == {"1"}
 
     assert server.send(Next(id="1", payload={"data": {"onCreateTodo": {"id": "a"}}}))
-    assert server.send_next_raw("1", '{"data":{"onCreateTodo":{"id":"b"}}}')
+    assert server.send_result_raw("1", '{"data":{"onCreateTodo":{"id":"b"}}}')
     events = transfer(server, client)
     assert [e.payload["data"]["onCreateTodo"]["id"] for e in events] == ["a", "b"]
 
@@ -86,7 +86,7 @@ def test_full_session_back_to_back():
     client.send(Complete(id="1"))
     assert transfer(client, server) == [Complete(id="1")]
     assert server.send(Next(id="1", payload={"data": None})) is False
-    assert server.send_next_raw("1", "{}") is False
+    assert server.send_result_raw("1", "{}") is False
     assert server.send(Complete(id="1")) is False
     assert server.data_to_send() == []
     assert server.connection_lost() == frozenset()

@@ -185,15 +185,17 @@ class AppSyncConnection(ConnectionBase):
         self._queue(message.formatted())
         return True
 
-    def send_data_raw(self, op_id: str, payload_json: str) -> bool:
+    def send_result_raw(self, op_id: str, payload_json: str) -> bool:
         """Fan-out fast path: a data message whose payload was serialised once for a group."""
         self._check_open()
         if self.our_role is not Role.SERVER:
-            raise LocalProtocolError("send_data_raw needs a server core")
+            raise LocalProtocolError("send_result_raw needs a server core")
         if self._state.operations.get(op_id) is not OpStatus.ACTIVE:
             return False
         self._outbox.append(f'{{"id":{json.dumps(op_id)},"type":"data","payload":{payload_json}}}')
         return True
+
+    send_data_raw = send_result_raw  # the protocol's own name for it (server/web/realtime.py uses it)
 
     # ---- what the server adapter calls ----------------------------------------------------------
 
@@ -204,6 +206,12 @@ class AppSyncConnection(ConnectionBase):
     def reject_start(self, op_id: str, errors: Sequence[AppSyncErrorWire]) -> bool:
         """The start failed (e.g. `UnauthorizedException`, a validation error): error with its id."""
         return self.send(Error(id=op_id, errors=errors))
+
+    def complete_operation(self, op_id: str) -> bool:
+        return self.send(Complete(id=op_id))
+
+    def fail_operation(self, op_id: str, message: str, *, error_type: str) -> bool:
+        return self.reject_start(op_id, [appsync_error(error_type, message)])
 
     def keep_alive(self) -> bool:
         """The ka timer fired (AppSync sends ka from the start, even before connection_init)."""

@@ -163,15 +163,17 @@ class LegacyWSConnection(ConnectionBase):
             self.close(CloseCode.NORMAL, "connection_terminate")
         return True
 
-    def send_data_raw(self, op_id: str, payload_json: str) -> bool:
+    def send_result_raw(self, op_id: str, payload_json: str) -> bool:
         """Fan-out fast path: a data message whose payload was serialised once for a group."""
         self._check_open()
         if self.our_role is not Role.SERVER or self._state.state is not ConnState.READY:
-            raise LocalProtocolError("send_data_raw needs a server core after connection_ack")
+            raise LocalProtocolError("send_result_raw needs a server core after connection_ack")
         if op_id not in self._state.operations:
             return False
         self._outbox.append(f'{{"id":{json.dumps(op_id)},"type":"data","payload":{payload_json}}}')
         return True
+
+    send_data_raw = send_result_raw  # the protocol's own name for it (server/web/realtime.py uses it)
 
     # ---- what the server adapter calls ----------------------------------------------------------
 
@@ -210,6 +212,12 @@ class LegacyWSConnection(ConnectionBase):
     def refuse_operation(self, op_id: str, error: Mapping[str, Any]) -> bool:
         """End `op_id` with `error` (validation or authorization failed)."""
         return self.send(Error(id=op_id, payload=error))
+
+    def complete_operation(self, op_id: str) -> bool:
+        return self.send(Complete(id=op_id))
+
+    def fail_operation(self, op_id: str, message: str, *, error_type: str) -> bool:
+        return self.refuse_operation(op_id, {"message": message, "extensions": {"errorType": error_type}})
 
     def _require_server(self) -> None:
         if self.our_role is not Role.SERVER:

@@ -34,6 +34,7 @@ from server.protocols._errors import (
 from server.protocols.transport_ws._messages import (
     CLIENT_TYPES,
     SERVER_TYPES,
+    Complete,
     ConnectionAck,
     Error,
     Message,
@@ -119,18 +120,20 @@ class TransportWSConnection(ConnectionBase):
         self._queue(message.formatted())
         return True
 
-    def send_next_raw(self, op_id: str, payload_json: str) -> bool:
+    def send_result_raw(self, op_id: str, payload_json: str) -> bool:
         """Fan-out fast path: a Next whose payload is already serialised once for a whole group.
 
         Returns False (and queues nothing) when `op_id` is no longer active.
         """
         self._check_open()
         if self.our_role is not Role.SERVER or self._state.state is not ConnState.READY:
-            raise LocalProtocolError("send_next_raw needs a server core after connection_ack")
+            raise LocalProtocolError("send_result_raw needs a server core after connection_ack")
         if op_id not in self._state.operations:
             return False
         self._outbox.append(f'{{"id":{json.dumps(op_id)},"type":"next","payload":{payload_json}}}')
         return True
+
+    send_next_raw = send_result_raw  # the protocol's own name for it (server/web/realtime.py uses it)
 
     # ---- what the server adapter calls ----------------------------------------------------------
 
@@ -155,6 +158,12 @@ class TransportWSConnection(ConnectionBase):
     def refuse_operation(self, op_id: str, errors: Sequence[Mapping[str, Any]]) -> bool:
         """End `op_id` with an Error (validation or authorization failed). Same as send(Error(...))."""
         return self.send(Error(id=op_id, payload=errors))
+
+    def complete_operation(self, op_id: str) -> bool:
+        return self.send(Complete(id=op_id))
+
+    def fail_operation(self, op_id: str, message: str, *, error_type: str) -> bool:
+        return self.refuse_operation(op_id, [{"message": message, "extensions": {"errorType": error_type}}])
 
     def _require_server(self) -> None:
         if self.our_role is not Role.SERVER:
