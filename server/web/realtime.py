@@ -182,16 +182,20 @@ class RealtimeConnection:
             self._start_timers()
             if isinstance(self.core, AppSyncConnection):
                 await self._appsync_connect(appsync_headers)
-            async for msg in self.ws:
-                if msg.type in (WSMsgType.TEXT, WSMsgType.BINARY):
-                    self._last_inbound = self._loop.time()
-                    self.core.receive_data(msg.data)
-                    await self._process()
-                elif msg.type is WSMsgType.ERROR:
-                    break
-                if self._close_frame is not None:
-                    # We decided to close: stop handling frames; the close task finishes the socket.
-                    break
+            if self._close_frame is None:
+                async for msg in self.ws:
+                    if msg.type in (WSMsgType.TEXT, WSMsgType.BINARY):
+                        self._last_inbound = self._loop.time()
+                        self.core.receive_data(msg.data)
+                        await self._process()
+                    elif msg.type is WSMsgType.ERROR:
+                        break
+                    if self._close_frame is not None:
+                        # We decided to close: stop reading; the close task finishes the socket.
+                        break
+        except Exception:
+            log.exception("internal error on a %s connection from %s", self.protocol.value, self.request.remote)
+            self.begin_close(CloseCode.INTERNAL_ERROR, "Internal error")
         finally:
             for timer in self._timers:
                 timer.cancel()
