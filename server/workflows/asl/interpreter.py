@@ -699,10 +699,14 @@ class Execution:
                         f"offset date-time format string: {state.timestamp_path} == {_java_number(timestamp)}",
                     )
         if seconds is not MISSING:
+            if not _is_int(seconds) or seconds < 0:
+                raise AslError(STATES_RUNTIME, f"The Seconds field must be a non-negative integer, got {_plain(seconds)}")
             return run.entered_ms + int(seconds) * 1000
+        if timestamp is MISSING:
+            raise AslError(STATES_RUNTIME, "A Wait state needs one of Seconds, SecondsPath, Timestamp or TimestampPath")
         moment = parse_timestamp(timestamp)
         if moment is None:
-            raise AslError(STATES_RUNTIME, f"Invalid timestamp: {to_json(timestamp)}")
+            raise AslError(STATES_RUNTIME, f"Invalid timestamp: {_plain(timestamp)}")
         return int(moment.timestamp() * 1000)
 
     # --- Retry and Catch: one loop ---------------------------------------------------------------

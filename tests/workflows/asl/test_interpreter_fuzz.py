@@ -182,3 +182,43 @@ def test_random_machines_end_in_a_named_state(definition: dict[str, Any], input:
     history = driver.history
     assert [event["id"] for event in history] == list(range(1, len(history) + 1))
     assert history[-1]["type"] in ("ExecutionSucceeded", "ExecutionFailed")
+
+
+FIELDS = ["Next", "End", "InputPath", "OutputPath", "ResultPath", "Parameters", "Result", "ResultSelector",
+          "Retry", "Catch", "TimeoutSeconds", "HeartbeatSeconds", "TimeoutSecondsPath", "Seconds", "SecondsPath",
+          "Timestamp", "TimestampPath", "Choices", "Default", "Error", "Cause", "ErrorPath", "CausePath",
+          "Branches", "ItemProcessor", "Iterator", "ItemsPath", "Items", "ItemSelector", "MaxConcurrency",
+          "MaxConcurrencyPath", "ToleratedFailureCount", "ToleratedFailurePercentage", "ItemBatcher", "ItemReader",
+          "Assign", "Output", "Arguments", "QueryLanguage", "Resource"]
+anything = st.recursive(
+    st.none() | st.booleans() | st.integers(-3, 3) | st.floats(allow_nan=True) | st.text(max_size=6)
+    | st.sampled_from(["$", "$.a", "S0", "S1", "{% 1 %}", "{% $x %}", "States.ALL", "JSONata", "JSONPath"]),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.sampled_from(FIELDS + ["a", "b.$", "k"]), inner, max_size=3),
+    max_leaves=10,
+)
+
+
+@st.composite
+def loose_machines(draw: Any) -> Any:
+    states = {}
+    for name in ("S0", "S1"):
+        state = {"Type": draw(st.sampled_from(["Pass", "Task", "Choice", "Wait", "Succeed", "Fail", "Parallel", "Map", "Bogus"]))}
+        for field in draw(st.lists(st.sampled_from(FIELDS), max_size=5, unique=True)):
+            state[field] = draw(anything)
+        states[name] = state
+    return {"StartAt": draw(st.sampled_from(["S0", "S1", "Nope"])), "States": states}
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(definition=loose_machines() | anything, input=json_values)
+def test_any_json_definition_parses_or_is_refused_cleanly_and_never_crashes(definition: Any, input: Any) -> None:
+    """Invariant: random JSON is parsed or refused with AslSyntaxError; what parses runs to an end."""
+    from server.workflows.asl.errors import AslSyntaxError
+    from server.workflows.asl.interpreter import ExecutionConfig
+
+    try:
+        machine = parse_state_machine(definition)
+    except AslSyntaxError:
+        return
+    result = LocalDriver({"ok": ok}).run(machine, input, ExecutionConfig(max_history_events=2000))
+    assert result.status in ("SUCCEEDED", "FAILED", "TIMED_OUT")
