@@ -29,12 +29,6 @@ async def converge(srv: Server, *clients: SyncClient) -> dict[str, dict[str, Any
     return server
 
 
-async def edit_offline(tmp_path: Path, conflict: str, **kw_b: Any) -> tuple[Server, dict[str, Any], Any]:
-    srv = Server(make_project(tmp_path, conflict=conflict), free_port())
-    await srv.start()
-    return srv, {}, kw_b
-
-
 @pytest.mark.parametrize(
     ("strategy", "handler", "expected_title", "expected_tags"),
     [
