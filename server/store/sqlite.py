@@ -392,6 +392,7 @@ class SQLiteStore:
             raise StoreError(f"read failed: {exc}") from exc
 
     async def get(self, model: str, id: str, *, identity: Identity) -> Item | None:
+        """The live item (metadata included), or None if missing or deleted."""
         self._model(model)
         rows = await self._read(
             "SELECT data FROM items WHERE model=? AND id=? AND deleted=0", (model, id)
@@ -407,6 +408,17 @@ class SQLiteStore:
         limit: int | None = None,
         next_token: str | None = None,
     ) -> Page:
+        """One page of live items in id order.
+
+        Args:
+            filter: AppSync filter (see server.filters); pages are filled past non-matching rows.
+            limit: page size, default 100, at most 1000.
+            next_token: the previous page's token, unchanged.
+
+        Raises:
+            BadRequest: unknown model, bad filter, invalid/foreign nextToken.
+            LimitExceeded: limit over 1000.
+        """
         spec = self._model(model).spec
         check_filter(spec, filter)
         n = _limit(limit)
@@ -435,6 +447,18 @@ class SQLiteStore:
         limit: int | None = None,
         next_token: str | None = None,
     ) -> SyncPage:
+        """Items changed after `last_sync` (tombstones included), oldest change first.
+
+        Args:
+            last_sync: a previous `started_at` (epoch ms). 0/None, a cursor older than
+                delta_ttl, or one newer than anything stored gets a base sync (every row,
+                unexpired tombstones included).
+            filter, limit, next_token: as for `list`; every page of one pagination reports
+                the first page's `started_at` and stops at it.
+
+        Returns:
+            SyncPage; pass `started_at` as the next `last_sync`.
+        """
         spec = self._model(model).spec
         check_filter(spec, filter)
         n = _limit(limit)
@@ -552,6 +576,13 @@ class SQLiteStore:
         condition: Mapping[str, Any] | None = None,
         mutation_id: MutationId | None = None,
     ) -> WriteResult:
+        """Create an item (`input.id` optional: clients may bring their own ids).
+
+        Raises:
+            BadRequest: unknown/metadata fields, missing or null non-null fields, wrong types.
+            ConditionalCheckFailed: the id exists (even as a tombstone), or `condition` failed.
+        Replays of `mutation_id` return the recorded result (`replayed=True`) or error.
+        """
         return await self._write("create", model, input, identity, condition, mutation_id)
 
     async def update(
@@ -563,6 +594,14 @@ class SQLiteStore:
         condition: Mapping[str, Any] | None = None,
         mutation_id: MutationId | None = None,
     ) -> WriteResult:
+        """Update the fields in `input` (`id` required, `_version` = the version the client read).
+
+        Raises:
+            NotFound: no such id. ConditionalCheckFailed: `condition` does not hold.
+            ConflictUnhandled: a `_version` conflict the model's strategy refused (`data` =
+                the server item). BadRequest: as for create; `_version` missing under
+                OPTIMISTIC_CONCURRENCY (other strategies treat a missing one as "no check").
+        """
         return await self._write("update", model, input, identity, condition, mutation_id)
 
     async def delete(
@@ -574,6 +613,7 @@ class SQLiteStore:
         condition: Mapping[str, Any] | None = None,
         mutation_id: MutationId | None = None,
     ) -> WriteResult:
+        """Delete (write a tombstone: `_deleted: true`, version bumped); errors as for update."""
         return await self._write("delete", model, input, identity, condition, mutation_id)
 
     async def _run(self, fn: Callable[[sqlite3.Connection], Any], *, batch: bool = False) -> Any:
