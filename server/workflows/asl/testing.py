@@ -68,10 +68,15 @@ def load_cases(paths: list[Path]) -> list[tuple[Path, dict[str, Any]]]:
     """Case files from files and directories (`*.json`, sorted)."""
     found: list[tuple[Path, dict[str, Any]]] = []
     for path in paths:
+        if not path.exists():
+            raise ValueError(f"{path}: no such file or directory")
         files = sorted(path.glob("*.json")) if path.is_dir() else [path]
         for file in files:
-            with file.open(encoding="utf-8") as handle:
-                case = json.load(handle)
+            try:
+                with file.open(encoding="utf-8") as handle:
+                    case = json.load(handle)
+            except ValueError as exc:
+                raise ValueError(f"{file}: not valid JSON: {exc}") from exc
             if not isinstance(case, dict) or "definition" not in case or "expected" not in case:
                 raise ValueError(f"{file}: not a test case (needs 'definition' and 'expected')")
             found.append((file, case))
