@@ -45,7 +45,7 @@ import uuid
 from dataclasses import dataclass
 from functools import partial
 from inspect import isawaitable
-from typing import Any, Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 import aiosqlite
 
@@ -76,6 +76,7 @@ from server.store.base import (
     MutationId,
     Operation,
     Page,
+    Store,
     SyncPage,
     WriteResult,
 )
@@ -1051,3 +1052,9 @@ def _record_from(cid: int, c: Mapping[str, Any], at: int) -> ConflictRecord:
         result=c["result"],
         at=at,
     )
+
+
+if TYPE_CHECKING:  # mypy proves SQLiteStore satisfies the Store protocol
+
+    def _conforms(store: SQLiteStore) -> Store:
+        return store
