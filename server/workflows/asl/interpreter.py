@@ -1000,8 +1000,17 @@ class Execution:
             )
             return output
 
+        def iteration_aborted(index: int) -> Gen[Any]:
+            if not distributed:
+                child = frame.child(started_id)
+                yield from self._record(
+                    child, "MapIterationAborted", {"name": state.name, "index": index}, chain=False
+                )
+
         try:
-            outcomes = yield from self._gather(total, iteration, limit=limit or 0, tolerated=tolerated)
+            outcomes = yield from self._gather(
+                total, iteration, limit=limit or 0, tolerated=tolerated, aborted=iteration_aborted
+            )
         except AslError as exc:
             if distributed:
                 yield from self._record(frame, "MapRunFailed", None)
@@ -1190,6 +1199,7 @@ class Execution:
         *,
         limit: int,
         tolerated: Callable[[int], bool],
+        aborted: Callable[[int], Gen[Any]] | None = None,
     ) -> Gen[list[Any]]:
         """Interleave `count` child generators, at most `limit` at once (0 = no limit).
 
@@ -1242,7 +1252,11 @@ class Execution:
                             results[index] = _final(exc)
                             start_more()
                             break
+                        in_flight = sorted(generators)
                         yield from self._abort(generators, [*outstanding.values(), *leftover.values()])
+                        if aborted is not None:
+                            for other in in_flight:
+                                yield from aborted(other)
                         raise
                     if isinstance(effect, Await):
                         leftover.pop(index, None)

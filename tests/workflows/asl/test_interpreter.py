@@ -773,3 +773,16 @@ def test_activity_tasks_record_activity_events() -> None:
     assert result.output == {"approved": True}
     assert event_types(driver)[2:5] == ["ActivityScheduled", "ActivityStarted", "ActivitySucceeded"]
     assert driver.history[2]["activityScheduledEventDetails"]["heartbeatInSeconds"] == 5
+
+
+def test_a_failed_iteration_aborts_the_iterations_in_flight() -> None:
+    def work(item: Any) -> Any:
+        if item == 1:
+            raise ValueError("one")
+        return Delayed(10, item)
+
+    result, driver = run(map_definition(MaxConcurrency=0), [0, 1, 2], functions={"work": work})
+    assert (result.status, result.error) == ("FAILED", "ValueError")
+    aborted = [e["mapIterationAbortedEventDetails"]["index"] for e in driver.history if e["type"] == "MapIterationAborted"]
+    assert aborted == [0, 2]
+    assert event_types(driver)[-2:] == ["MapStateFailed", "ExecutionFailed"]
