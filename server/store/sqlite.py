@@ -234,7 +234,10 @@ class SQLiteStore:
         self._listeners: list[ChangeListener] = []
         self._orphans: set[asyncio.Task[None]] = set()
         self._writer: SQLiteThread | None = None
+        #: point reads (get) and scans (list, sync, conflicts) on separate connections, so a
+        #: long filtered scan never queues the gets behind it
         self._reader: aiosqlite.Connection | None = None
+        self._scanner: aiosqlite.Connection | None = None
         #: last stamp assigned (writer thread only)
         self._stamp = 0
         #: last stamp whose transaction committed (read on the loop for `startedAt`)
@@ -272,14 +275,17 @@ class SQLiteStore:
                 self._connect_writer, name="syncline-sqlite-writer", checkpoint=self._connect_checkpointer
             )
             await self._writer.start()
-            self._reader = await aiosqlite.connect(self.path, isolation_level=None)
-            await self._reader.execute("PRAGMA busy_timeout=5000")
-            await self._reader.execute("PRAGMA query_only=1")
-            await self._reader.execute("PRAGMA cache_size=-65536")
-            await self._reader.execute("PRAGMA mmap_size=268435456")
+            self._reader = await self._open_reader()
+            self._scanner = await self._open_reader()
         except sqlite3.Error as exc:
             await self.close()
             raise StoreError(f"cannot open the database {self.path}: {exc}") from exc
+
+    async def _open_reader(self) -> aiosqlite.Connection:
+        conn = await aiosqlite.connect(self.path, isolation_level=None)
+        for pragma in ("busy_timeout=5000", "query_only=1", "cache_size=-32768", "mmap_size=268435456"):
+            await conn.execute(f"PRAGMA {pragma}")
+        return conn
 
     async def close(self) -> None:
         """Finish queued writes (publishing them), then close the connections."""
@@ -291,9 +297,10 @@ class SQLiteStore:
                 pass  # never started, or the connection failed: nothing to drain
         if self._orphans:
             await asyncio.gather(*self._orphans, return_exceptions=True)
-        if self._reader is not None:
-            await self._reader.close()
-            self._reader = None
+        for reader in (self._reader, self._scanner):
+            if reader is not None:
+                await reader.close()
+        self._reader = self._scanner = None
         if self._writer is not None:
             await self._writer.close()
             self._writer = None
@@ -384,11 +391,12 @@ class SQLiteStore:
             raise BadRequest(f"unknown model {model!r} (models: {', '.join(sorted(self._models)) or 'none'})")
         return m
 
-    async def _read(self, sql: str, params: Sequence[Any]) -> builtins.list[Any]:
-        if self._reader is None:
+    async def _read(self, sql: str, params: Sequence[Any], *, scan: bool = True) -> builtins.list[Any]:
+        conn = self._scanner if scan else self._reader
+        if conn is None:
             raise StoreError("the store is not open")
         try:
-            return list(await self._reader.execute_fetchall(sql, params))
+            return list(await conn.execute_fetchall(sql, params))
         except sqlite3.Error as exc:
             raise StoreError(f"read failed: {exc}") from exc
 
@@ -396,7 +404,7 @@ class SQLiteStore:
         """The live item (metadata included), or None if missing or deleted."""
         self._model(model)
         rows = await self._read(
-            "SELECT data FROM items WHERE model=? AND id=? AND deleted=0", (model, id)
+            "SELECT data FROM items WHERE model=? AND id=? AND deleted=0", (model, id), scan=False
         )
         return _loads(rows[0][0]) if rows else None
 
