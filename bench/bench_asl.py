@@ -123,9 +123,11 @@ def moto_runs(definition: dict[str, Any], input: Any, repeat: int) -> tuple[floa
         )["stateMachineArn"]
         timings = []
         output = None
-        for _ in range(repeat):
+        for attempt in range(repeat):
             start = time.perf_counter()
-            execution = client.start_execution(stateMachineArn=arn, input=json.dumps(input))["executionArn"]
+            execution = client.start_execution(
+                stateMachineArn=arn, name=f"run-{attempt}", input=json.dumps(input)
+            )["executionArn"]
             while True:
                 described = client.describe_execution(executionArn=execution)
                 if described["status"] != "RUNNING":
