@@ -122,6 +122,7 @@ class _Driver:
         durable: bool,
         events: list[StoredEvent] | None = None,
         completions: list[Completion] | None = None,
+        transitions: int = 0,
     ) -> None:
         self.engine = engine
         self.row = row
@@ -129,7 +130,7 @@ class _Driver:
         self.durable = durable
         self._replay_events: deque[StoredEvent] = deque(events or ())
         self._replay_completions: deque[Completion] = deque(completions or ())
-        self._completion_seq = len(self._replay_completions)
+        self._seq = transitions
         self._last_event_id = events[-1].id if events else 0
         self._last_ts = events[-1].ts if events else 0
         self._pending_events: list[tuple[HistoryEvent, int]] = []
@@ -139,6 +140,9 @@ class _Driver:
         self._done: dict[int, Completion] = {}
         self._wake = asyncio.Event()
         self._stop: tuple[str | None, str | None] | None = None
+        self._deferred: list[InvokeTask | Wait | ReadItems] = []
+        self._inline_running = False
+        self._stop_cancelled = False
         self.finished: asyncio.Future[ExecutionRow] = asyncio.get_running_loop().create_future()
         self.task: asyncio.Task[None] | None = None
 
@@ -188,9 +192,10 @@ class _Driver:
                 elif isinstance(effect, (InvokeTask, Wait, ReadItems)):
                     self._started[effect.id] = effect
                     if not replaying:
-                        self._launch(effect)
+                        self._deferred.append(effect)
                     reply = None
                 elif isinstance(effect, Cancel):
+                    self._launch_deferred()
                     for effect_id in effect.ids:
                         self._started.pop(effect_id, None)
                         self._done.pop(effect_id, None)
@@ -208,6 +213,13 @@ class _Driver:
                         replaying = self._go_live()
                     await self._flush()
                     try:
+                        inline = self._inline(effect.ids)
+                        if inline is not None:
+                            # Sequential code (start one task, await it at once): run it right
+                            # here, without an asyncio task and a wake-up per transition.
+                            await self._run_inline(inline)
+                        else:
+                            self._launch_deferred()
                         completion = await self._next_completion(effect.ids)
                     except _Stopped:
                         gen.close()
@@ -229,6 +241,34 @@ class _Driver:
             await self._cancel_running()
             if not self.finished.done():
                 self.finished.cancel()
+
+    def _inline(self, ids: frozenset[int]) -> InvokeTask | None:
+        deferred = self._deferred
+        if len(deferred) == 1 and len(ids) == 1 and isinstance(deferred[0], InvokeTask) and deferred[0].id in ids:
+            if deferred[0].task_token is None and self._stop is None:
+                self._deferred = []
+                return deferred[0]
+        return None
+
+    async def _run_inline(self, effect: InvokeTask) -> None:
+        self._inline_running = True
+        try:
+            await self._task(effect)
+        except asyncio.CancelledError:
+            # request_stop cancels the driver to interrupt an inline task; any other
+            # cancellation (shutdown) propagates.
+            current = asyncio.current_task()
+            if not self._stop_cancelled or current is None or current.uncancel() > 0:
+                raise
+            raise _Stopped() from None
+        finally:
+            self._inline_running = False
+
+    def _launch_deferred(self) -> None:
+        deferred, self._deferred = self._deferred, []
+        for effect in deferred:
+            if effect.id in self._started:
+                self._launch(effect)
 
     def _go_live(self) -> bool:
         """Replay is over: start again whatever was started and never completed."""
@@ -254,6 +294,9 @@ class _Driver:
     def request_stop(self, error: str | None, cause: str | None) -> None:
         self._stop = (error, cause)
         self._wake.set()
+        if self._inline_running and self.task is not None and not self._stop_cancelled:
+            self._stop_cancelled = True
+            self.task.cancel()
 
     # --- effects -------------------------------------------------------------------------------
 
@@ -348,9 +391,9 @@ class _Driver:
             return
         self._pending_events, self._pending_completions = [], []
         transition = Transition(
-            arn=self.row.arn, events=events, completions=completions, first_completion_seq=self._completion_seq, **status
+            arn=self.row.arn, events=events, completions=completions, seq=self._seq, **status
         )
-        self._completion_seq += len(completions)
+        self._seq += 1
         await self.engine.store_required.append(transition)
         engine = self.engine
         entered = sum(1 for e, _ in events if e.type.endswith("StateEntered"))
@@ -554,8 +597,10 @@ class WorkflowEngine:
 
     async def _resume(self, row: ExecutionRow) -> None:
         machine = await self._machine_version(row.state_machine, row.version)
-        events, completions = await self.store_required.replay_log(row.arn)
-        self._spawn(_Driver(self, row, machine, durable=True, events=events, completions=completions))
+        events, completions, next_seq = await self.store_required.replay_log(row.arn)
+        self._spawn(
+            _Driver(self, row, machine, durable=True, events=events, completions=completions, transitions=next_seq)
+        )
 
     def _spawn(self, driver: _Driver) -> None:
         self._drivers[driver.row.arn] = driver

@@ -15,9 +15,14 @@ completion that started it and the execution row's new status commit in one tran
 Tables:
     state_machines(name, version, definition, type, created_ms)    every change is a new version
     executions(arn, state_machine, name, version, type, input, status, ..., seed, redrive_count)
-    events(arn, id, ts, type, details)                               GetExecutionHistory
-    completions(arn, seq, effect_id, at_ms, ok, output, error, cause, events_before)
-    redriven_events(arn, redrive, id, ts, type, details)             history replaced by a redrive
+    transitions(arn, seq, first_id, last_id, body)                  one row per committed transition
+    redriven(arn, redrive, body)                                     what a redrive rewound
+
+One row per transition, not one per event: a Task transition records ~5 events and a
+completion, and one INSERT of one JSON body costs a fraction of six (measured with
+bench/bench_workflows.py). `body` = {"c": [completion, ...], "e": [event, ...]} where a
+completion is [effect_id, at_ms, ok, output, error, cause, events_before] and an event
+[id, previous_id, ts, type, details]. History pages read the rows whose id range they need.
 """
 
 from __future__ import annotations
@@ -43,16 +48,11 @@ CREATE TABLE IF NOT EXISTS executions(
   redrive_count INTEGER NOT NULL DEFAULT 0, redrive_ms INTEGER, events INTEGER NOT NULL DEFAULT 0);
 CREATE INDEX IF NOT EXISTS executions_by_status ON executions(status);
 CREATE INDEX IF NOT EXISTS executions_by_machine ON executions(state_machine, start_ms);
-CREATE TABLE IF NOT EXISTS events(
-  arn TEXT NOT NULL, id INTEGER NOT NULL, ts INTEGER NOT NULL, type TEXT NOT NULL, details TEXT,
-  PRIMARY KEY(arn, id)) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS completions(
-  arn TEXT NOT NULL, seq INTEGER NOT NULL, effect_id INTEGER NOT NULL, at_ms INTEGER NOT NULL,
-  ok INTEGER NOT NULL, output TEXT, error TEXT, cause TEXT, events_before INTEGER NOT NULL,
-  PRIMARY KEY(arn, seq)) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS redriven_events(
-  arn TEXT NOT NULL, redrive INTEGER NOT NULL, id INTEGER NOT NULL, ts INTEGER NOT NULL,
-  type TEXT NOT NULL, details TEXT, PRIMARY KEY(arn, redrive, id)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS transitions(
+  arn TEXT NOT NULL, seq INTEGER NOT NULL, first_id INTEGER NOT NULL, last_id INTEGER NOT NULL,
+  body TEXT NOT NULL, PRIMARY KEY(arn, seq)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS redriven(
+  arn TEXT NOT NULL, redrive INTEGER NOT NULL, body TEXT NOT NULL, PRIMARY KEY(arn, redrive)) WITHOUT ROWID;
 """
 
 OPEN_STATUSES = ("RUNNING",)
@@ -98,8 +98,8 @@ class Transition:
 
     arn: str
     events: Sequence[tuple[HistoryEvent, int]]
-    completions: Sequence[tuple[Completion, int]]  # (completion, events recorded before it)
-    first_completion_seq: int
+    completions: Sequence[tuple[Completion, int]]  # (completion, last event id before it)
+    seq: int
     status: str = "RUNNING"
     stop_ms: int | None = None
     output: str | None = None
@@ -253,30 +253,44 @@ class WorkflowStore:
 
         return await self._thread.run(job)
 
-    async def replay_log(self, arn: str) -> tuple[list[StoredEvent], list[Completion]]:
-        """The stored events (id order) and completions (send order) of one execution."""
+    async def replay_log(self, arn: str) -> tuple[list[StoredEvent], list[Completion], int]:
+        """The stored events (id order), completions (send order) and the next transition seq."""
 
-        def job(conn: sqlite3.Connection) -> tuple[list[StoredEvent], list[Completion]]:
-            return _events(conn, arn), [
-                Completion(
-                    id=effect_id,
-                    at_ms=at_ms,
-                    ok=bool(ok),
-                    output=None if output is None else json.loads(output),
-                    error=error,
-                    cause=cause,
-                )
-                for effect_id, at_ms, ok, output, error, cause in conn.execute(
-                    "SELECT effect_id, at_ms, ok, output, error, cause FROM completions WHERE arn=? ORDER BY seq",
-                    (arn,),
-                )
-            ]
+        def job(conn: sqlite3.Connection) -> tuple[list[StoredEvent], list[Completion], int]:
+            events: list[StoredEvent] = []
+            completions: list[Completion] = []
+            next_seq = 0
+            for seq, body in conn.execute("SELECT seq, body FROM transitions WHERE arn=? ORDER BY seq", (arn,)):
+                decoded = json.loads(body)
+                completions.extend(_completion(c) for c in decoded["c"])
+                events.extend(_event(e) for e in decoded["e"])
+                next_seq = seq + 1
+            return events, completions, next_seq
 
         return await self._thread.run(job)
 
     async def history(self, arn: str, *, after_id: int = 0, limit: int = 1000, reverse: bool = False) -> list[StoredEvent]:
+        """Events after `after_id` (reverse: before it, newest first), at most `limit`."""
+
         def job(conn: sqlite3.Connection) -> list[StoredEvent]:
-            return _events(conn, arn, after_id=after_id, limit=limit, reverse=reverse)
+            if reverse:
+                cond, args, order = ("first_id<?", (arn, after_id), "DESC") if after_id else ("1", (arn,), "DESC")
+            else:
+                cond, args, order = "last_id>?", (arn, after_id), "ASC"
+            out: list[StoredEvent] = []
+            for (body,) in conn.execute(
+                f"SELECT body FROM transitions WHERE arn=? AND {cond} ORDER BY seq {order}", args
+            ):
+                events = [_event(e) for e in json.loads(body)["e"]]
+                if reverse:
+                    events.reverse()
+                for e in events:
+                    wanted = (after_id == 0 or e.id < after_id) if reverse else e.id > after_id
+                    if wanted:
+                        out.append(e)
+                        if len(out) >= limit:
+                            return out
+            return out
 
         return await self._thread.run(job)
 
@@ -288,7 +302,7 @@ class WorkflowStore:
         """Rewind a FAILED/ABORTED execution to before the failure; returns the row, now RUNNING.
 
         FAILED: the last Completion must be the failure (a task's); it and every event after it
-        move to redriven_events, so replay re-runs that task. ABORTED: only the ExecutionAborted
+        move to `redriven`, so replay re-runs that task. ABORTED: only the ExecutionAborted
         event goes (the driver, not the interpreter, wrote it).
 
         Raises:
@@ -301,28 +315,41 @@ class WorkflowStore:
             if r is None:
                 raise LookupError(arn)
             row = _row(r)
+            rows = [
+                (seq, json.loads(body))
+                for seq, body in conn.execute("SELECT seq, body FROM transitions WHERE arn=? ORDER BY seq", (arn,))
+            ]
+            events = [e for _, b in rows for e in b["e"]]
+            completions = [(seq, i, c) for seq, b in rows for i, c in enumerate(b["c"])]
             if row.status == "FAILED":
-                last = conn.execute(
-                    "SELECT seq, ok, events_before FROM completions WHERE arn=? ORDER BY seq DESC LIMIT 1", (arn,)
-                ).fetchone()
-                if last is None or last[1]:
+                if not completions or completions[-1][2][2]:
                     raise ValueError(
                         "the execution failed in a state that would fail again (a Fail state or a data error), "
                         "not in a task: nothing to redrive"
                     )
-                seq, keep_events = int(last[0]), int(last[2])
-                conn.execute("DELETE FROM completions WHERE arn=? AND seq>=?", (arn, seq))
+                cut_seq, cut_index, failed = completions[-1]
+                keep_events = int(failed[6])
             elif row.status == "ABORTED":
-                keep_events = row.events - 1
+                cut_seq, cut_index = rows[-1][0], len(rows[-1][1]["c"])
+                keep_events = max(e[0] for e in events) - 1
             else:
                 raise ValueError(f"only FAILED or ABORTED executions can be redriven; this one is {row.status}")
             redrive = row.redrive_count + 1
+            removed = {
+                "c": [c for seq, i, c in completions if (seq, i) >= (cut_seq, cut_index)],
+                "e": [e for e in events if e[0] > keep_events],
+            }
             conn.execute(
-                "INSERT INTO redriven_events(arn, redrive, id, ts, type, details) "
-                "SELECT arn, ?, id, ts, type, details FROM events WHERE arn=? AND id>?",
-                (redrive, arn, keep_events),
+                "INSERT INTO redriven(arn, redrive, body) VALUES (?,?,?)", (arn, redrive, json.dumps(removed))
             )
-            conn.execute("DELETE FROM events WHERE arn=? AND id>?", (arn, keep_events))
+            conn.execute("DELETE FROM transitions WHERE arn=? AND seq>=?", (arn, cut_seq))
+            cut_body = next(b for seq, b in rows if seq == cut_seq)
+            kept = {
+                "c": [c for seq, i, c in completions if seq == cut_seq and i < cut_index],
+                "e": [e for e in cut_body["e"] if e[0] <= keep_events],
+            }
+            if kept["c"] or kept["e"]:
+                _insert(conn, arn, cut_seq, kept)
             conn.execute(
                 "UPDATE executions SET status='RUNNING', stop_ms=NULL, output=NULL, error=NULL, cause=NULL, "
                 "redrive_count=?, redrive_ms=?, events=? WHERE arn=?",
@@ -333,49 +360,34 @@ class WorkflowStore:
         return await self._thread.run(job, batch=True)
 
 
-def _events(
-    conn: sqlite3.Connection, arn: str, *, after_id: int = 0, limit: int = -1, reverse: bool = False
-) -> list[StoredEvent]:
-    order = "DESC" if reverse else "ASC"
-    cond = "id<?" if reverse and after_id else "id>?"
-    out = []
-    for id_, ts, type_, details in conn.execute(
-        f"SELECT id, ts, type, details FROM events WHERE arn=? AND {cond} ORDER BY id {order} LIMIT ?",
-        (arn, after_id, limit),
-    ):
-        payload = None if details is None else json.loads(details)
-        previous = payload.pop("__previous", id_ - 1) if isinstance(payload, dict) else id_ - 1
-        if isinstance(payload, dict) and payload.pop("__none", False):
-            payload = None
-        out.append(StoredEvent(id=id_, previous_event_id=previous, ts=ts, type=type_, details=payload))
-    return out
+def _event(e: list[Any]) -> StoredEvent:
+    return StoredEvent(id=e[0], previous_event_id=e[1], ts=e[2], type=e[3], details=e[4])
 
 
-def _encode_event(event: HistoryEvent) -> str:
-    body: dict[str, Any] = dict(event.details) if event.details is not None else {"__none": True}
-    body["__previous"] = event.previous_event_id
-    return json.dumps(body, separators=(",", ":"))
+def _completion(c: list[Any]) -> Completion:
+    return Completion(id=c[0], at_ms=c[1], ok=bool(c[2]), output=c[3], error=c[4], cause=c[5])
+
+
+def _insert(conn: sqlite3.Connection, arn: str, seq: int, body: dict[str, Any]) -> None:
+    ids = [e[0] for e in body["e"]]
+    conn.execute(
+        "INSERT INTO transitions(arn, seq, first_id, last_id, body) VALUES (?,?,?,?,?)",
+        (arn, seq, min(ids, default=0), max(ids, default=0), json.dumps(body, separators=(",", ":"))),
+    )
 
 
 def _append(conn: sqlite3.Connection, t: Transition) -> None:
-    if t.events:
-        conn.executemany(
-            "INSERT INTO events(arn, id, ts, type, details) VALUES (?,?,?,?,?)",
-            [(t.arn, e.id, ts, e.type, _encode_event(e)) for e, ts in t.events],
-        )
-    if t.completions:
-        conn.executemany(
-            "INSERT INTO completions(arn, seq, effect_id, at_ms, ok, output, error, cause, events_before) "
-            "VALUES (?,?,?,?,?,?,?,?,?)",
-            [
-                (
-                    t.arn, t.first_completion_seq + i, c.id, c.at_ms, int(c.ok),
-                    None if c.output is None else json.dumps(c.output, separators=(",", ":")),
-                    c.error, c.cause, before,
-                )
-                for i, (c, before) in enumerate(t.completions)
+    if t.events or t.completions:
+        body = {
+            "c": [[c.id, c.at_ms, int(c.ok), c.output, c.error, c.cause, before] for c, before in t.completions],
+            "e": [
+                [e.id, e.previous_event_id, ts, e.type, None if e.details is None else dict(e.details)]
+                for e, ts in t.events
             ],
-        )
+        }
+        _insert(conn, t.arn, t.seq, body)
+    if t.status == "RUNNING":
+        return  # the row changes only with the status
     last_id = t.events[-1][0].id if t.events else None
     conn.execute(
         "UPDATE executions SET status=?, stop_ms=?, output=?, error=?, cause=?, events=COALESCE(?, events) "

@@ -81,7 +81,7 @@ class Resources:
         self.graphql = graphql
         self.start_nested = start_nested
         self._session: aiohttp.ClientSession | None = None
-        self._wants_context: dict[Callable[..., Any], bool] = {}
+        self._kinds: dict[Callable[..., Any], tuple[bool, bool]] = {}
 
     async def close(self) -> None:
         if self._session is not None:
@@ -121,12 +121,12 @@ class Resources:
             fn = self._functions(name)
         except LookupError as exc:
             raise TaskFailed("Lambda.ResourceNotFoundException", f"Function not found: {name} ({exc})") from exc
-        wants = self._wants_context.get(fn)
-        if wants is None:
-            wants = self._wants_context[fn] = _takes_two(fn)
-        args: tuple[Any, ...] = (payload, dict(context)) if wants else (payload,)
+        kind = self._kinds.get(fn)
+        if kind is None:
+            kind = self._kinds[fn] = (_takes_two(fn), inspect.iscoroutinefunction(fn))
+        args: tuple[Any, ...] = (payload, dict(context)) if kind[0] else (payload,)
         try:
-            if inspect.iscoroutinefunction(fn):
+            if kind[1]:
                 result = await fn(*args)
             else:
                 result = await asyncio.to_thread(fn, *args)

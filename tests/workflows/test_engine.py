@@ -399,3 +399,45 @@ async def test_thousand_concurrent_executions_have_consistent_histories(h: Harne
         events = await history(engine, arn)
         assert_consistent(events)
         assert [e["type"] for e in events].count("LambdaFunctionSucceeded") == 1
+
+
+async def test_history_pages_forward_and_backward(h: Harness) -> None:
+    engine = h.engine
+    assert engine is not None
+    await engine.add_machine("m", WAIT_THEN_TASK)
+    arn = (await engine.start_execution("m", {"value": 1}))["executionArn"]
+    await engine.wait(arn)
+    every = [e["id"] for e in await history(engine, arn)]
+    forward: list[int] = []
+    token = None
+    while True:
+        page = await engine.history(arn, limit=3, next_token=token)
+        forward += [e["id"] for e in page["events"]]
+        token = page["nextToken"]
+        if token is None:
+            break
+    assert forward == every
+    backward: list[int] = []
+    token = None
+    while True:
+        page = await engine.history(arn, limit=2, next_token=token, reverse=True)
+        backward += [e["id"] for e in page["events"]]
+        token = page["nextToken"]
+        if token is None:
+            break
+    assert backward == every[::-1]
+
+
+async def test_stop_interrupts_a_running_task(h: Harness) -> None:
+    engine = h.engine
+    assert engine is not None
+    await engine.add_machine(
+        "slow", machine({"S": {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:123456789012:function:slow", "End": True}}, "S")
+    )
+    arn = (await engine.start_execution("slow", {"seconds": 1.0}))["executionArn"]
+    await asyncio.sleep(0.2)
+    await engine.stop(arn, "Stop", "enough")
+    described = await engine.describe(arn)
+    assert (described["status"], described["error"], described["cause"]) == ("ABORTED", "Stop", "enough")
+    types = [e["type"] for e in await history(engine, arn)]
+    assert types[-1] == "ExecutionAborted" and "LambdaFunctionSucceeded" not in types
