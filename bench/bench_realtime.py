@@ -12,7 +12,7 @@ raw aiohttp WebSocket connections (graphql-transport-ws to Syncline, all subscri
     bare    the same payload text written to every socket with `await ws.send_str`, M times
     memory  server RSS growth per subscribed connection
 
-    .venv/bin/python bench/bench_realtime.py [--clients 1000 10000] [--burst 20] [--rate-deliveries 10000]
+    .venv/bin/python bench/bench_realtime.py [--clients 1000 10000] [--burst 20] [--rate-deliveries 1000 10000]
 """
 
 from __future__ import annotations
@@ -114,7 +114,7 @@ async def client_main(url: str, n: int, mode: str) -> None:
     await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(stdin), sys.stdin)
     print("READY", flush=True)
     while line := (await stdin.readline()).decode().strip():
-        cmd, arg = line.split()
+        cmd, _, arg = line.partition(" ")
         if cmd == "EXPECT":
             received, target, latencies = 0, int(arg), []
             done.clear()
@@ -137,9 +137,9 @@ async def client_main(url: str, n: int, mode: str) -> None:
             break
     for t in readers:
         t.cancel()
-    for ws in conns:
-        await ws.close()
+    await asyncio.gather(*readers, return_exceptions=True)
     await session.close()
+    await asyncio.sleep(0.1)
 
 
 # --------------------------------------------------------------------------- server side
@@ -178,7 +178,7 @@ class ClientProcess:
         await asyncio.to_thread(self.proc.wait, 60)
 
 
-async def run_syncline(n: int, burst: int, rate_deliveries: int, paced_seconds: float) -> dict[str, Any]:
+async def run_syncline(n: int, burst: int, rates: list[int], paced_seconds: float) -> dict[str, Any]:
     from server.app import running
     from server.settings import load_settings
 
@@ -222,23 +222,23 @@ async def run_syncline(n: int, burst: int, rate_deliveries: int, paced_seconds: 
             burst_rate = res["count"] / (res["last"] - t0)
             assert reg.executions - execs == burst  # one execution per event for the whole group
 
-            # paced
-            rate = max(rate_deliveries / n, 0.5)
-            count = max(int(rate * paced_seconds), 2)
-            await client.expect(n * count)
-            start = time.perf_counter()
-            for i in range(count):
-                delay = start + i / rate - time.perf_counter()
-                if delay > 0:
-                    await asyncio.sleep(delay)
-                await mutate()
-            paced = await client.result()
+            # paced, at each rate (deliveries/s = mutations/s * N)
+            paced: list[tuple[float, dict[str, Any]]] = []
+            for target in rates:
+                rate = max(target / n, 0.5)
+                count = max(int(rate * paced_seconds), 2)
+                await client.expect(n * count)
+                start = time.perf_counter()
+                for i in range(count):
+                    delay = start + i / rate - time.perf_counter()
+                    if delay > 0:
+                        await asyncio.sleep(delay)
+                    await mutate()
+                paced.append((rate * n, await client.result()))
             await client.close()
         return {
             "deliveries_per_s": burst_rate,
-            "p50_ms": paced["p50"] * 1000,
-            "p99_ms": paced["p99"] * 1000,
-            "paced_deliveries_per_s": rate * n,
+            "paced": [(r, res["p50"] * 1000, res["p99"] * 1000) for r, res in paced],
             "mem_per_conn_bytes": mem_per_conn,
         }
     finally:
@@ -298,10 +298,11 @@ async def main(args: argparse.Namespace) -> None:
     for n in args.clients:
         s = await run_syncline(n, args.burst, args.rate_deliveries, args.paced_seconds)
         b = await run_bare(n, args.burst)
+        paced = " | ".join(f"paced {r:,.0f}/s: p50 {p50:.1f} ms p99 {p99:.1f} ms" for r, p50, p99 in s["paced"])
         print(
             f"N={n:>6}: syncline {s['deliveries_per_s']:>9,.0f} deliveries/s | bare {b['deliveries_per_s']:>9,.0f}/s | "
-            f"ratio {s['deliveries_per_s'] / b['deliveries_per_s']:.2f} | paced {s['paced_deliveries_per_s']:,.0f}/s: "
-            f"p50 {s['p50_ms']:.1f} ms p99 {s['p99_ms']:.1f} ms | {s['mem_per_conn_bytes'] / 1024:.1f} KiB/connection",
+            f"ratio {s['deliveries_per_s'] / b['deliveries_per_s']:.2f} | {paced} | "
+            f"{s['mem_per_conn_bytes'] / 1024:.1f} KiB/connection",
             flush=True,
         )
 
@@ -313,6 +314,8 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--clients", type=int, nargs="+", default=[1000, 10000])
     parser.add_argument("--burst", type=int, default=20, help="mutations in the burst")
-    parser.add_argument("--rate-deliveries", type=int, default=10000, help="deliveries/s in the paced phase")
+    parser.add_argument(
+        "--rate-deliveries", type=int, nargs="+", default=[1000, 10000], help="deliveries/s of each paced phase"
+    )
     parser.add_argument("--paced-seconds", type=float, default=3.0)
     asyncio.run(main(parser.parse_args()))

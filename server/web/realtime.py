@@ -166,6 +166,7 @@ class RealtimeConnection:
         self._wake = asyncio.Event()
         self._close_frame: tuple[int, str] | None = None
         self._writer: asyncio.Task[None] | None = None
+        self._writer_idle = False
         self._timers: list[asyncio.TimerHandle] = []
         self._last_inbound = self._loop.time()
         metrics = endpoint.metrics
@@ -259,7 +260,11 @@ class RealtimeConnection:
                 if self._close_frame is not None:
                     return
                 self._wake.clear()
-                await self._wake.wait()
+                self._writer_idle = True
+                try:
+                    await self._wake.wait()
+                finally:
+                    self._writer_idle = False
         except (ConnectionError, RuntimeError) as exc:  # the peer went away mid-write
             log.debug("write failed on a %s connection: %s", self.protocol.value, exc)
 
@@ -281,16 +286,46 @@ class RealtimeConnection:
     def _flush(self) -> None:
         frames = self.core.data_to_send()
         if frames and self._close_frame is None:
-            for frame in frames:
-                self._queue.append(frame)
-                self._queued_bytes += len(frame)
-            if len(self._queue) > self._settings.send_queue or self._queued_bytes > self._settings.send_queue_bytes:
-                self._slow_consumer()
-                return
-            self._wake.set()
+            transport = self.request.transport
+            if (
+                self._writer_idle
+                and not self._queue
+                and transport is not None
+                and transport.get_write_buffer_size() == 0
+            ):
+                # Fan-out fast path: the socket keeps up, so write now instead of waking the
+                # writer task (one task switch per connection per event is most of the cost).
+                for frame in frames:
+                    if self._close_frame is not None:
+                        break
+                    self._write_now(frame)
+            else:
+                for frame in frames:
+                    self._queue.append(frame)
+                    self._queued_bytes += len(frame)
+                if len(self._queue) > self._settings.send_queue or self._queued_bytes > self._settings.send_queue_bytes:
+                    self._slow_consumer()
+                    return
+                self._wake.set()
         closed = self.core.closed
         if closed is not None and self._close_frame is None:
             self.begin_close(closed.code, closed.reason)
+
+    def _write_now(self, frame: str) -> None:
+        """Write one frame synchronously. With compression off and an empty transport buffer,
+        aiohttp writes the frame before its only await point (flow control), so driving the
+        coroutine one step sends it; if it does stop there, the frame is already written and the
+        drain is skipped (the next frame sees a non-empty buffer and goes through the queue)."""
+        coro = self.ws.send_str(frame)
+        try:
+            coro.send(None)
+        except StopIteration:
+            return
+        except Exception as exc:  # noqa: BLE001 - the peer went away; never break the fan-out loop
+            log.debug("direct write failed on a %s connection: %s", self.protocol.value, exc)
+            self.begin_close(CloseCode.NORMAL, "")
+            return
+        coro.close()
 
     def _slow_consumer(self) -> None:
         log.warning(
