@@ -6,8 +6,8 @@ items shaped by them; `server.sync` resolves conflicts by their `conflict` strat
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Literal
+from dataclasses import dataclass, field as dc_field
+from typing import Any, Literal, Mapping
 
 ConflictStrategy = Literal["OPTIMISTIC_CONCURRENCY", "AUTOMERGE", "LAST_WRITER_WINS", "CUSTOM"]
 CONFLICT_STRATEGIES: tuple[ConflictStrategy, ...] = (
@@ -60,6 +60,9 @@ class ModelSpec:
     plural: str = ""
     #: Amplify @auth rules as parsed dicts (the authorization issue gives them meaning).
     auth_rules: tuple[dict[str, Any], ...] = ()
+    #: Field-level Amplify @auth rules: field name → its rules (they replace the model's for
+    #: that field; server.auth.policy reads them through `policy_for`).
+    field_auth_rules: Mapping[str, tuple[dict[str, Any], ...]] = dc_field(default_factory=dict)
 
     def field(self, name: str) -> FieldSpec | None:
         for f in self.fields:

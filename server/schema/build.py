@@ -15,6 +15,7 @@ from graphql import GraphQLError, GraphQLObjectType, GraphQLSchema, get_named_ty
 
 from server.errors import ConfigError
 from server.models import ModelSpec
+from server.schema.authz import install_field_rules
 from server.schema.expand import Expansion, ModelOperations, expand
 from server.schema.formatting import format_error
 from server.schema.resolvers import ResolverBinding, load_resolvers, model_resolver, relation_resolver, user_resolver
@@ -91,6 +92,7 @@ def build_schema(
     for key, binding in (resolvers or {}).items():
         _bind_user(schema, ex, key, binding)
     _check_function_fields(schema, resolvers or {})
+    install_field_rules(schema, ex.models)
     return SchemaBundle(
         schema=schema, models=ex.models, sdl=ex.sdl, operations=ex.operations, subscribe_to=ex.subscribe_to
     )

@@ -551,6 +551,7 @@ class _Expander:
 
         fields: list[FieldSpec] = []
         field_sdl: list[str] = []
+        field_rules: dict[str, tuple[dict[str, Any], ...]] = {}
         for f in node.fields or ():
             fname = f.name.value
             where = f"{name}.{fname}"
@@ -596,6 +597,8 @@ class _Expander:
                 )
             )
             field_sdl.append(_indent(print_ast(f)))
+            if _directive(f, "auth") is not None:
+                field_rules[fname] = tuple(dict(r) for r in _directive_args("auth", f, where).get("rules") or ())
             if _directive(f, "default") is not None:
                 raw = _directive_args("default", f, where).get("value")
                 self.defaults.setdefault(name, {})[fname] = self._default_value(fields[-1], raw, where)
@@ -621,6 +624,7 @@ class _Expander:
             conflict=conflict,  # type: ignore[arg-type]
             plural=plural,
             auth_rules=auth_rules,
+            field_auth_rules=field_rules,
         )
         return spec, ops, self._model_sdl(node, spec, field_sdl)
 

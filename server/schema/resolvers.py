@@ -36,8 +36,9 @@ from graphql import (
 )
 from graphql import GraphQLResolveInfo as _GraphQLResolveInfo
 
+from server.auth.policy import combine_filters, policy_for
 from server.context import RequestContext
-from server.errors import BadRequest, ConfigError, LimitExceeded, ServerError, SynclineError
+from server.errors import BadRequest, ConfigError, LimitExceeded, ServerError, SynclineError, Unauthorized
 from server.filters import check_filter
 from server.loader import load_callable
 from server.models import ModelSpec
@@ -213,22 +214,33 @@ def _limit(value: Any) -> int:
 def model_resolver(spec: ModelSpec, op: str, *, defaults: Mapping[str, Any] | None = None) -> Resolver:
     """The resolver of one generated root field (`op`: get list sync create update delete).
 
-    `defaults` (from `@default`) fill fields a `create` input leaves out.
+    `defaults` (from `@default`) fill fields a `create` input leaves out. The model's `@auth`
+    rules are enforced here (server.auth.policy): reads AND the caller's row filter into the
+    store query, so paging, nextTokens and client filters only ever see permitted rows; a
+    create gets its owner field set; an update or delete of a row the caller may not touch
+    fails with Unauthorized before anything is written.
     """
     model = spec.name
     fill = dict(defaults or {}) if op == "create" else {}
+    policy = policy_for(spec)
 
     async def get(_: Any, info: GraphQLResolveInfo, *, id: str) -> Any:
         ctx = _context(info)
-        return await ctx.store.get(model, id, identity=ctx.identity)
+        if not policy.may_attempt(ctx.identity, "get"):
+            raise Unauthorized(f"Not Authorized to access {info.field_name} on type {info.parent_type.name}")
+        item = await ctx.store.get(model, id, identity=ctx.identity)
+        if item is not None and not policy.can(ctx.identity, "get", item):
+            raise Unauthorized(f"Not Authorized to access {info.field_name} on type {info.parent_type.name}")
+        return item
 
     async def list_(
         _: Any, info: GraphQLResolveInfo, *, filter: Any = None, limit: Any = None, nextToken: Any = None
     ) -> Any:
         ctx = _context(info)
         check_filter(spec, filter, what="filter")
+        rows = policy.row_filter(ctx.identity, "list")
         page = await ctx.store.list(
-            model, identity=ctx.identity, filter=filter, limit=_limit(limit), next_token=nextToken
+            model, identity=ctx.identity, filter=combine_filters(filter, rows), limit=_limit(limit), next_token=nextToken
         )
         return {"items": page.items, "nextToken": page.next_token, "startedAt": None}
 
@@ -243,27 +255,51 @@ def model_resolver(spec: ModelSpec, op: str, *, defaults: Mapping[str, Any] | No
     ) -> Any:
         ctx = _context(info)
         check_filter(spec, filter, what="filter")
+        rows = policy.row_filter(ctx.identity, "sync")
         page = await ctx.store.sync(
             model,
             identity=ctx.identity,
             last_sync=lastSync,
-            filter=filter,
+            filter=combine_filters(filter, rows),
             limit=_limit(limit),
             next_token=nextToken,
         )
         return {"items": page.items, "nextToken": page.next_token, "startedAt": page.started_at}
+
+    async def authorized_input(ctx: RequestContext, name: str, input: Mapping[str, Any]) -> tuple[dict[str, Any], Any]:
+        """The input to write and the extra condition that keeps the check atomic."""
+        identity = ctx.identity
+        data = _with_defaults(input, fill) if fill else dict(input)
+        if identity.is_system or not (policy.rules or policy.field_rules):
+            return data, None
+        if name == "create":
+            data = policy.owner_value_for_create(identity, data)
+            if not policy.rules:  # with model rules, owner_value_for_create checked the fields
+                policy.check_input_fields(identity, "create", data, existing=None)
+            return data, None
+        if not policy.may_attempt(identity, name):
+            raise Unauthorized(f"Not Authorized to {name} {model}")
+        existing = await ctx.store.get(model, str(data.get("id")), identity=identity)
+        if existing is None:
+            return data, None  # the store answers for a missing item
+        policy.authorize(identity, name, existing)
+        if name == "update":
+            policy.check_input_fields(identity, "update", data, existing=existing)
+        # The row may change hands between this read and the write: the store re-checks.
+        return data, policy.row_filter(identity, name)
 
     def write(name: str) -> Resolver:
         async def resolve(_: Any, info: GraphQLResolveInfo, *, input: Any, condition: Any = None) -> Any:
             ctx = _context(info)
             check_filter(spec, condition, what="condition")
             method = getattr(ctx.store, name)
+            data, guard = await authorized_input(ctx, name, input)
             try:
                 result = await method(
                     model,
-                    _with_defaults(input, fill) if fill else dict(input),
+                    data,
                     identity=ctx.identity,
-                    condition=condition,
+                    condition=combine_filters(condition, guard),
                     mutation_id=ctx.mutation_id_for(str(info.path.key)),
                 )
             except SynclineError as exc:
@@ -290,8 +326,13 @@ def model_resolver(spec: ModelSpec, op: str, *, defaults: Mapping[str, Any] | No
 
 
 def relation_resolver(target: ModelSpec, relation: Relation) -> Resolver:
-    """Resolve a relationship field from the parent item's id or foreign key."""
+    """Resolve a relationship field from the parent item's id or foreign key.
+
+    The target model's @auth rules apply as to a list or get of it: rows the caller may not
+    read are never joined in.
+    """
     fk = relation.fk
+    policy = policy_for(target)
 
     async def many(
         parent: Any,
@@ -308,7 +349,7 @@ def relation_resolver(target: ModelSpec, relation: Relation) -> Resolver:
         page = await ctx.store.list(
             target.name,
             identity=ctx.identity,
-            filter={"and": [join, filter]} if filter else join,
+            filter=combine_filters(join, filter, policy.row_filter(ctx.identity, "list")),
             limit=_limit(limit),
             next_token=nextToken,
         )
@@ -316,7 +357,10 @@ def relation_resolver(target: ModelSpec, relation: Relation) -> Resolver:
 
     async def one_by_reference(parent: Any, info: GraphQLResolveInfo) -> Any:
         ctx = _context(info)
-        page = await ctx.store.list(target.name, identity=ctx.identity, filter={fk: {"eq": parent["id"]}}, limit=1)
+        rows = policy.row_filter(ctx.identity, "get")
+        page = await ctx.store.list(
+            target.name, identity=ctx.identity, filter=combine_filters({fk: {"eq": parent["id"]}}, rows), limit=1
+        )
         return page.items[0] if page.items else None
 
     async def one_by_key(parent: Any, info: GraphQLResolveInfo) -> Any:
@@ -324,7 +368,10 @@ def relation_resolver(target: ModelSpec, relation: Relation) -> Resolver:
         if key is None:
             return None
         ctx = _context(info)
-        return await ctx.store.get(target.name, str(key), identity=ctx.identity)
+        item = await ctx.store.get(target.name, str(key), identity=ctx.identity)
+        if item is not None and not policy.can(ctx.identity, "get", item):
+            raise Unauthorized(f"Not Authorized to access {info.field_name} on type {info.parent_type.name}")
+        return item
 
     if relation.kind == "hasMany":
         return many
