@@ -124,6 +124,8 @@ CREATE TABLE IF NOT EXISTS ledger (
     at INTEGER NOT NULL,
     PRIMARY KEY (client_id, seq, key)
 ) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS ledger_by_at ON ledger (at);
+CREATE INDEX IF NOT EXISTS tombstones_by_lca ON items (model, lca) WHERE deleted = 1;
 """
 
 _dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
@@ -907,32 +909,44 @@ class SQLiteStore:
 
     # ------------------------------------------------------------------ maintenance
 
-    async def collect_garbage(self, *, now_ms: int | None = None) -> dict[str, int]:
-        """Drop expired tombstones, change-log rows, ledger and conflict rows; returns counts."""
+    async def collect_garbage(self, *, now_ms: int | None = None, chunk: int = 5000) -> dict[str, int]:
+        """Drop expired tombstones, change-log rows, ledger and conflict rows; returns counts.
+
+        Deletes at most `chunk` rows per table per transaction, each its own writer job, so
+        writes keep flowing while a large backlog is collected. Every delete walks an index.
+        """
         now = self._clock() if now_ms is None else now_ms
         tomb_cut = now - self.tombstone_ttl_ms
         delta_cut = now - self.delta_ttl_ms
-
-        def txn(conn: sqlite3.Connection) -> dict[str, int]:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                _save_stamp(conn, self._stamp)
-                counts = {
-                    "tombstones": conn.execute(
-                        "DELETE FROM items WHERE deleted=1 AND lca<?", (tomb_cut,)
-                    ).rowcount,
-                    "changes": conn.execute("DELETE FROM changes WHERE at<?", (delta_cut,)).rowcount,
-                    "ledger": conn.execute("DELETE FROM ledger WHERE at<?", (tomb_cut,)).rowcount,
-                    "conflicts": conn.execute("DELETE FROM conflicts WHERE at<?", (tomb_cut,)).rowcount,
-                }
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            return counts
-
-        result: dict[str, int] = await self._run(txn)
-        return result
+        # The last stamp is saved before any change row goes (see the module docstring).
+        await self._run(lambda conn: _save_stamp(conn, self._stamp))
+        statements: list[tuple[str, str, tuple[Any, ...]]] = [
+            (
+                "tombstones",
+                "DELETE FROM items WHERE model=? AND id IN (SELECT id FROM items "
+                "INDEXED BY tombstones_by_lca WHERE model=? AND deleted=1 AND lca<? LIMIT ?)",
+                (name, name, tomb_cut),
+            )
+            for name in sorted(self._models)
+        ]
+        statements += [
+            ("changes", "DELETE FROM changes WHERE at IN (SELECT at FROM changes WHERE at<? ORDER BY at LIMIT ?)", (delta_cut,)),
+            (
+                "ledger",
+                "DELETE FROM ledger WHERE (client_id, seq, key) IN "
+                "(SELECT client_id, seq, key FROM ledger WHERE at<? ORDER BY at LIMIT ?)",
+                (tomb_cut,),
+            ),
+            ("conflicts", "DELETE FROM conflicts WHERE id IN (SELECT id FROM conflicts WHERE at<? LIMIT ?)", (tomb_cut,)),
+        ]
+        counts = {"tombstones": 0, "changes": 0, "ledger": 0, "conflicts": 0}
+        for what, sql, params in statements:
+            while True:
+                n: int = await self._run(partial(_delete_chunk, sql, (*params, chunk)))
+                counts[what] += n
+                if n < chunk:
+                    break
+        return counts
 
 
 # ---------------------------------------------------------------------- helpers
@@ -962,6 +976,17 @@ def _check_mutation_id(mid: MutationId) -> None:
         raise BadRequest(f"mutation id: seq must be an integer from 0 to 2^63-1, got {mid.seq!r}")
     if not isinstance(mid.key, str) or len(mid.key) > 1024:
         raise BadRequest("mutation id: key must be a string of at most 1024 characters")
+
+
+def _delete_chunk(sql: str, params: tuple[Any, ...], conn: sqlite3.Connection) -> int:
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        n = conn.execute(sql, params).rowcount
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    return int(n)
 
 
 def _save_stamp(conn: sqlite3.Connection, stamp: int) -> None:

@@ -147,3 +147,16 @@ async def test_files_from_the_first_layout_are_upgraded(tmp_path, make_store):
     store = await make_store()
     item = (await store.create("Todo", {"title": "after upgrade"}, identity=USER)).item
     assert item["_lastChangedAt"] == 4102444800001
+
+
+async def test_gc_works_in_chunks(make_store, clock):
+    from server.store.base import MutationId
+
+    store = await make_store(tombstone_ttl_ms=1_000, delta_ttl_ms=1_000)
+    for i in range(7):
+        await store.create("Todo", {"id": f"g{i}", "title": "x"}, identity=USER, mutation_id=MutationId(client_id="g", seq=i))
+        await store.delete("Todo", {"id": f"g{i}", "_version": 1}, identity=USER)
+    await store.create("Todo", {"id": "live", "title": "old but alive"}, identity=USER)
+    counts = await store.collect_garbage(now_ms=clock() + 5_000, chunk=2)
+    assert counts == {"tombstones": 7, "changes": 15, "ledger": 7, "conflicts": 0}
+    assert [i["id"] for i in (await store.sync("Todo", identity=USER)).items] == ["live"]
