@@ -4,6 +4,7 @@
     syncline serve [DIR] [--host H] [--port P] [--data DATA_DIR]
     syncline backup DEST | restore SRC | export [-o FILE] | import FILE   data, see docs/operations.md
     syncline asl validate|run|test ...     the Step Functions engine, without a server
+    syncline executions list|describe|history   workflow executions of a project (docs/workflows.md)
 """
 
 from __future__ import annotations
@@ -184,6 +185,10 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("asl", help="Step Functions (ASL) engine: validate, run, test", add_help=False)
     p.add_argument("rest", nargs=argparse.REMAINDER)
     p.set_defaults(func=_asl)
+
+    p = sub.add_parser("executions", help="workflow executions: list, describe, history", add_help=False)
+    p.add_argument("rest", nargs=argparse.REMAINDER)
+    p.set_defaults(func=_executions)
     return parser
 
 
@@ -283,6 +288,12 @@ def _asl(args: argparse.Namespace) -> int:
     from server.workflows.asl.cli import main as asl_main
 
     return asl_main(list(args.rest))
+
+
+def _executions(args: argparse.Namespace) -> int:
+    from server.workflows.cli import main as executions_main
+
+    return executions_main(list(args.rest))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
