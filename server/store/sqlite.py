@@ -634,13 +634,18 @@ class SQLiteStore:
             return await self._writer.run(fn, batch=batch)
         except sqlite3.Error as exc:
             raise StoreError(f"write failed: {exc}") from exc
+        except RuntimeError as exc:
+            raise StoreError("the store is not open (closing)") from exc
 
     async def _run_write(self, w: _Write) -> _Applied | _NeedsHandler | _Failed:
         """One write job; if the caller is cancelled meanwhile, the write still completes
         and, once committed, is still published (subscribers must not miss a stored change)."""
         if self._writer is None:
             raise StoreError("the store is not open")
-        fut = self._writer.submit(partial(self._txn_write, w), batch=True)
+        try:
+            fut = self._writer.submit(partial(self._txn_write, w), batch=True)
+        except RuntimeError as exc:
+            raise StoreError("the store is not open (closing)") from exc
         try:
             return await asyncio.shield(fut)
         except asyncio.CancelledError:
