@@ -21,11 +21,13 @@ from aiohttp import web
 from server.auth.authenticate import AuthConfig, Authenticator as IdentityAuthenticator
 from server.auth.static import ensure_api_key
 from server.auth.tls import ssl_context
-from server.errors import ConfigError
+from server.errors import ConfigError, Unauthorized
 from server.loader import load_callable
 from server.metrics import MeteredStore, Metrics
 from server.ratelimit import Rate, RateLimiter
 from server.realtime import LocalBus, SubscriptionRegistry, install_publisher
+from server.realtime.registry import AuthView, SubscriptionError, Subscriber, model_view
+from server.schema.authz import DirectiveAuth, install_directive_auth
 from server.schema.build import SchemaBundle, build_schema, format_error, load_resolvers
 from server.auth.identity import Identity
 from server.settings import Settings
@@ -148,6 +150,20 @@ class Syncline:
             await store.close()
             raise
         install_publisher(bundle.schema, bus.publish)
+        # Last, so it is the outermost wrapper: a refused field never runs.
+        auth_config = (
+            owned_auth.config
+            if owned_auth is not None
+            else getattr(authenticator, "config", None)
+            or AuthConfig.from_mapping(settings.auth, api_key=api_key, base_dir=settings.project_dir)
+        )
+        directive_auth = install_directive_auth(
+            bundle.schema,
+            default_mode=auth_config.default_mode,
+            modes=auth_config.modes,
+            models=bundle.models,
+            operations=bundle.operations,
+        )
         handler = GraphQLHttpHandler(
             schema=bundle.schema,
             store=metered,
@@ -157,7 +173,8 @@ class Syncline:
             on_result=metrics.observe_request,
             throttle=_throttle(settings, metrics),
         )
-        registry = SubscriptionRegistry(
+        registry = _AuthorizedRegistry(
+            directive_auth,
             schema=bundle.schema,
             subscribe_to=bundle.subscribe_to,
             models=bundle.models,
@@ -226,6 +243,30 @@ class Syncline:
             realtime=realtime,
             workflows=workflows,
         )
+
+
+class _AuthorizedRegistry(SubscriptionRegistry):
+    """The registry with AppSync's directive checks: a subscription to a field the caller may
+    not access is refused when it is made, and groups never mix callers whose directive
+    decisions differ (a group's selection is executed once, as its first member)."""
+
+    def __init__(self, directive_auth: DirectiveAuth, **kwargs: Any) -> None:
+        self._directive_auth = directive_auth
+        base = kwargs.pop("view", model_view)
+
+        def view(identity: Identity, spec: Any) -> AuthView:
+            v = base(identity, spec)
+            extra = directive_auth.class_key(identity)
+            return AuthView(key=f"{v.key}#{extra}", rows=v.rows, redact=v.redact) if extra else v
+
+        super().__init__(view=view, **kwargs)
+
+    def subscribe(self, *, identity: Identity, document: Any, operation_name: str | None = None, **kwargs: Any) -> Subscriber:
+        try:
+            self._directive_auth.check_subscription(identity, self._schema, document, operation_name)
+        except Unauthorized as exc:
+            raise SubscriptionError(exc.message, error_type="Unauthorized") from exc
+        return super().subscribe(identity=identity, document=document, operation_name=operation_name, **kwargs)
 
 
 def _gauges(metrics: Metrics) -> Callable[[int, int], None]:
