@@ -4,14 +4,15 @@ Tables (one set for all models; items are JSON so additive schema changes rewrit
 
     items     (model, id) PK, WITHOUT ROWID; version, deleted, lca (= _lastChangedAt),
               data = the whole item as JSON, metadata included. Index (model, lca) serves
-              delta sync; the PK order serves list pagination (stable, keyset on id).
+              delta sync; the PK order serves list pagination (stable, keyset on id); a
+              partial index over tombstones serves GC.
     changes   the change log, append-only: at (= the write's stamp) INTEGER PK -> model,
               item_id, version, op, prev (the stamp of the item's previous version), data.
               Kept delta_ttl. Walking `prev` from the item's current stamp finds the version
               a stale client edited: a conflict record's `base`. Keyed by stamp so a group of
               writes appends to one page instead of dirtying one random page per write.
     conflicts every resolved or rejected `_version` conflict (audit), newest = highest id.
-    ledger    (client_id, seq, key) PK -> model, op, ok, result JSON, at: exactly-once
+    ledger    (client_id, seq, key) PK (+ index on at) -> model, op, ok, result JSON, at: exactly-once
               mutation ids; a failed mutation records its error here too. Kept (like the
               conflict log) for tombstone_ttl: a client offline longer may replay its queue.
     meta      key/value; `schema` = the model snapshot `migrate` compares against;
@@ -23,8 +24,10 @@ Writes run as one function per transaction on a dedicated writer thread (see `_w
 one thread hop per write, writes serialised by that thread, concurrent writes group-committed
 (each in its own SAVEPOINT; acknowledged only after the shared COMMIT). A write that fails
 (validation, condition, conflict, NotFound) writes nothing but its conflict record and ledger
-row. Reads go through an aiosqlite connection and never wait for the writer (WAL); WAL
-checkpoints run on a helper thread. Only one process may write a file.
+row. Reads go through two aiosqlite connections (point reads; scans) and never wait for
+the writer (WAL); WAL checkpoints run on a helper thread. Filters are judged by
+`server.filters.matches`; a SQL pre-filter (`_prefilter`) only spares decoding rows that
+cannot match. Only one process may write a file.
 
 `_lastChangedAt` = max(clock(), last + 1) inside the write transaction: store-wide strictly
 increasing, so it is an exact delta cursor. A sync's `startedAt` is the last stamp committed
