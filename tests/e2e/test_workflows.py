@@ -269,3 +269,36 @@ async def test_workflow_settings_errors_name_the_problem(tmp_path: Path) -> None
     with pytest.raises(ConfigError, match="createOrdr"):
         async for _ in serve_project(project):
             pass
+
+
+async def test_execution_events_stream_to_a_subscriber_and_clients_cannot_publish(orders: Served) -> None:
+    served = orders
+    arn = "arn:aws:states:us-east-1:123456789012:execution:fulfil:watched"
+    url = served.running.url.replace("http://", "ws://")
+    seen: list[dict[str, Any]] = []
+
+    async def watch() -> None:
+        transport = WebsocketsTransport(url=url, init_payload={"x-api-key": API_KEY})
+        doc = gql("subscription($a: String) { onExecutionEvent(executionArn: $a) { executionArn event { id type } } }")
+        async with Client(transport=transport) as session:
+            async for result in session.subscribe(doc, variable_values={"a": arn}):
+                seen.append(result["onExecutionEvent"])
+                if result["onExecutionEvent"]["event"]["type"] == "ExecutionFailed":
+                    return
+
+    watcher = asyncio.create_task(watch())
+    try:
+        registry = served.running.syncline.realtime.registry  # type: ignore[union-attr]
+        await until_value(lambda: _ready(registry.subscribers == 1), "subscribed")
+        other = {"order": {"id": "x", "customer": "x", "item": "y", "quantity": 0, "amount": 1}}
+        start = "mutation($n: String, $i: String) { startExecution(stateMachine: \"fulfil\", name: $n, input: $i) { executionArn } }"
+        await served.client.ok(start, {"n": "unwatched", "i": json.dumps(other)})
+        await served.client.ok(start, {"n": "watched", "i": json.dumps(other)})
+        async with asyncio.timeout(20):
+            await watcher
+    finally:
+        watcher.cancel()
+    assert {s["executionArn"] for s in seen} == {arn}
+    assert [s["event"]["id"] for s in seen] == list(range(1, len(seen) + 1))
+    body = await served.client.gql(f'mutation {{ publishExecutionEvent(executionArn: "{arn}") {{ status }} }}')
+    assert body["errors"][0]["errorType"] == "Unauthorized"

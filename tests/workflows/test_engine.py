@@ -441,3 +441,82 @@ async def test_stop_interrupts_a_running_task(h: Harness) -> None:
     assert (described["status"], described["error"], described["cause"]) == ("ABORTED", "Stop", "enough")
     types = [e["type"] for e in await history(engine, arn)]
     assert types[-1] == "ExecutionAborted" and "LambdaFunctionSucceeded" not in types
+
+
+async def wait_pending(engine: WorkflowEngine) -> list[dict[str, Any]]:
+    async with asyncio.timeout(10):
+        while not engine.pending_tasks():
+            await asyncio.sleep(0.01)
+    return engine.pending_tasks()
+
+
+async def test_a_task_token_still_works_after_a_restart(h: Harness) -> None:
+    engine = h.engine
+    assert engine is not None
+    defn = machine(
+        {"Approve": {"Type": "Task", "Resource": "arn:aws:states:::syncline:callback.waitForTaskToken", "End": True}},
+        "Approve",
+    )
+    await engine.add_machine("approve", defn)
+    arn = (await engine.start_execution("approve", {}))["executionArn"]
+    [before] = await wait_pending(engine)
+    await h.close()
+    engine = await h.open()
+    await engine.add_machine("approve", defn)
+    await engine.resume_all()
+    [after] = await wait_pending(engine)
+    assert after["taskToken"] == before["taskToken"]  # a link mailed before the crash still works
+    engine.send_task_failure(after["taskToken"], "Rejected", "no")
+    row = await engine.wait(arn)
+    assert (row.status, row.error, row.cause) == ("FAILED", "Rejected", "no")
+    assert_consistent(await history(engine, arn))
+
+
+async def test_http_invoke_resource_against_a_real_server(h: Harness) -> None:
+    from aiohttp import web
+
+    async def echo(request: web.Request) -> web.Response:
+        if request.query.get("fail"):
+            return web.json_response({"nope": True}, status=503)
+        return web.json_response({"method": request.method, "body": await request.json(), "q": dict(request.query)})
+
+    app = web.Application()
+    app.router.add_route("*", "/echo", echo)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    try:
+        engine = h.engine
+        assert engine is not None
+        await engine.add_machine(
+            "http",
+            machine(
+                {
+                    "Call": {
+                        "Type": "Task",
+                        "Resource": "arn:aws:states:::http:invoke",
+                        "Parameters": {
+                            "ApiEndpoint": f"http://127.0.0.1:{port}/echo",
+                            "Method": "POST",
+                            "QueryParameters.$": "$.query",
+                            "RequestBody": {"hello": "world"},
+                        },
+                        "ResultSelector": {"status.$": "$.StatusCode", "body.$": "$.ResponseBody"},
+                        "End": True,
+                    }
+                },
+                "Call",
+            ),
+        )
+        ok = await engine.wait((await engine.start_execution("http", {"query": {"a": "1"}}))["executionArn"])
+        assert ok.status == "SUCCEEDED", ok
+        assert json.loads(ok.output or "") == {
+            "status": 200,
+            "body": {"method": "POST", "body": {"hello": "world"}, "q": {"a": "1"}},
+        }
+        bad = await engine.wait((await engine.start_execution("http", {"query": {"fail": "1"}}))["executionArn"])
+        assert (bad.status, bad.error) == ("FAILED", "States.Http.StatusCode.503")
+    finally:
+        await runner.cleanup()
