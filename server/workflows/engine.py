@@ -28,6 +28,7 @@ import json
 import logging
 import re
 import secrets
+import sqlite3
 import time
 import uuid
 from collections import deque
@@ -110,6 +111,10 @@ class _Stopped(Exception):
     """StopExecution reached the driver while it waited."""
 
 
+class _StoreFailed(Exception):
+    """A transition did not commit (its cause is the store's error)."""
+
+
 class _Driver:
     """Drives one execution's generator; see the module docstring."""
 
@@ -143,6 +148,8 @@ class _Driver:
         self._deferred: list[InvokeTask | Wait | ReadItems] = []
         self._inline_running = False
         self._stop_cancelled = False
+        self._broken: BaseException | None = None
+        self._publishing: asyncio.Task[None] | None = None
         self.finished: asyncio.Future[ExecutionRow] = asyncio.get_running_loop().create_future()
         self.task: asyncio.Task[None] | None = None
 
@@ -233,11 +240,25 @@ class _Driver:
                     raise TypeError(f"unknown effect {effect!r}")
         except asyncio.CancelledError:
             raise
+        except (_StoreFailed, sqlite3.Error) as exc:
+            # The store refused a transition: stop driving; the execution stays RUNNING at its
+            # last committed transition and resumes from there at the next start.
+            log.error("execution %s: the workflow store failed (%s); it will resume at the next start", row.arn,
+                      exc.__cause__ or exc)
         except Exception as exc:  # a bug or a diverged replay: fail the execution loudly, keep serving
             log.exception("execution %s crashed", row.arn)
             self._pending_events.clear()
-            await self._end("FAILED", None, "States.Runtime", f"Syncline internal error: {type(exc).__name__}: {exc}")
+            try:
+                await self._end("FAILED", None, "States.Runtime", f"Syncline internal error: {type(exc).__name__}: {exc}")
+            except (_StoreFailed, sqlite3.Error):
+                log.error("execution %s: could not record the failure", row.arn)
         finally:
+            if self._publishing is not None and not self._publishing.done():
+                try:
+                    await self._publishing
+                except asyncio.CancelledError:
+                    self._publishing.cancel()
+                    raise
             await self._cancel_running()
             if not self.finished.done():
                 self.finished.cancel()
@@ -278,6 +299,8 @@ class _Driver:
 
     async def _next_completion(self, ids: frozenset[int]) -> Completion:
         while True:
+            if self._broken is not None:
+                raise _StoreFailed() from self._broken
             for effect_id in self._done:
                 if effect_id in ids:
                     return self._done.pop(effect_id)
@@ -386,29 +409,70 @@ class _Driver:
     # --- persistence ---------------------------------------------------------------------------
 
     async def _flush(self, **status: Any) -> None:
+        """Commit the pending transition.
+
+        Pipelined: a RUNNING transition is queued on the writer thread and the driver goes on
+        (the next task may start before the commit: side effects are at-least-once anyway);
+        commits stay in order (one FIFO thread) and a transition whose predecessor did not
+        commit is refused (`seq` check), so the store always holds a prefix that replay can
+        resume. A failed commit stops driving the execution (`_StoreFailed`). The final
+        transition (a status) is awaited, after every earlier one. Subscribers are notified
+        only after the commit, in order.
+        """
         events, completions = self._pending_events, self._pending_completions
         if not self.durable or (not events and not completions and not status):
             return
         self._pending_events, self._pending_completions = [], []
-        transition = Transition(
-            arn=self.row.arn, events=events, completions=completions, seq=self._seq, **status
-        )
+        transition = Transition(arn=self.row.arn, events=events, completions=completions, seq=self._seq, **status)
         self._seq += 1
-        await self.engine.store_required.append(transition)
-        engine = self.engine
+        future = self.engine.store_required.submit_append(transition)
         entered = sum(1 for e, _ in events if e.type.endswith("StateEntered"))
+        future.add_done_callback(lambda f: self._committed(f, entered))
+        notify = self.engine.notify
+        if not status:
+            if notify is not None and events:
+                previous = self._publishing
+                self._publishing = asyncio.get_running_loop().create_task(self._publish(previous, future, events))
+            return
+        await future
+        if self._broken is not None:
+            raise _StoreFailed() from self._broken
+        if notify is not None:
+            await self._publish(self._publishing, future, events, status["status"])
+
+    def _committed(self, future: "asyncio.Future[None]", entered: int) -> None:
+        if future.cancelled() or future.exception() is not None:
+            if self._broken is None:
+                self._broken = future.exception() if not future.cancelled() else asyncio.CancelledError()
+                self._wake.set()
+            return
+        engine = self.engine
         if engine.metrics is not None and entered:
             engine.metrics.transitions.labels(self.row.state_machine).inc(entered)
         engine.transitions += entered
-        if engine.notify is not None:
-            state = status.get("status", "RUNNING")
-            for event, ts in events:
-                await engine.notify(
-                    ExecutionNotice(
-                        execution_arn=self.row.arn, state_machine=self.row.state_machine, status=state,
-                        event=event.formatted(ts),
-                    )
+
+    async def _publish(
+        self,
+        previous: "asyncio.Task[None] | None",
+        committed: "asyncio.Future[None]",
+        events: list[tuple[HistoryEvent, int]],
+        state: str = "RUNNING",
+    ) -> None:
+        if previous is not None:
+            await previous
+        try:
+            await committed
+        except Exception:
+            return  # not committed: nothing to tell (the driver stops on its own)
+        notify = self.engine.notify
+        assert notify is not None
+        for event, ts in events:
+            await notify(
+                ExecutionNotice(
+                    execution_arn=self.row.arn, state_machine=self.row.state_machine, status=state,
+                    event=event.formatted(ts),
                 )
+            )
 
     async def _finish(self, result: ExecutionResult) -> None:
         output = None

@@ -27,6 +27,7 @@ completion is [effect_id, at_ms, ok, output, error, cause, events_before] and an
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sqlite3
 from dataclasses import dataclass
@@ -296,7 +297,11 @@ class WorkflowStore:
 
     async def append(self, transition: Transition) -> None:
         """Commit one transition: its events, completions and the execution's status, atomically."""
-        await self._thread.run(lambda conn: _append(conn, transition), batch=True)
+        await self.submit_append(transition)
+
+    def submit_append(self, transition: Transition) -> "asyncio.Future[None]":
+        """Queue `append`; the future settles after the COMMIT (or with the error)."""
+        return self._thread.submit(lambda conn: _append(conn, transition), batch=True)
 
     async def redrive(self, arn: str, now_ms: int) -> ExecutionRow:
         """Rewind a FAILED/ABORTED execution to before the failure; returns the row, now RUNNING.
@@ -377,6 +382,11 @@ def _insert(conn: sqlite3.Connection, arn: str, seq: int, body: dict[str, Any]) 
 
 
 def _append(conn: sqlite3.Connection, t: Transition) -> None:
+    last = conn.execute("SELECT MAX(seq) FROM transitions WHERE arn=?", (t.arn,)).fetchone()[0]
+    if t.seq != (-1 if last is None else int(last)) + 1:
+        # The previous transition did not commit: refuse, so that the stored log stays a
+        # prefix that replay can resume from.
+        raise sqlite3.IntegrityError(f"transition {t.seq} of {t.arn} does not follow {last}")
     if t.events or t.completions:
         body = {
             "c": [[c.id, c.at_ms, int(c.ok), c.output, c.error, c.cause, before] for c, before in t.completions],

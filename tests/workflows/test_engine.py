@@ -520,3 +520,23 @@ async def test_http_invoke_resource_against_a_real_server(h: Harness) -> None:
         assert (bad.status, bad.error) == ("FAILED", "States.Http.StatusCode.503")
     finally:
         await runner.cleanup()
+
+
+async def test_the_store_refuses_a_transition_whose_predecessor_did_not_commit(tmp_path: Path) -> None:
+    """A gap would make replay diverge: the log must stay a prefix."""
+    import sqlite3
+
+    from server.workflows.asl.history import HistoryEvent
+    from server.workflows.persistence import Transition
+
+    store = WorkflowStore(tmp_path / "w.db")
+    await store.open()
+    try:
+        event = HistoryEvent(id=1, previous_event_id=0, type="ExecutionStarted", details={"input": "{}"})
+        with pytest.raises(sqlite3.IntegrityError):
+            await store.append(Transition(arn="a", events=[(event, 1)], completions=[], seq=1))
+        await store.append(Transition(arn="a", events=[(event, 1)], completions=[], seq=0))
+        events, completions, next_seq = await store.replay_log("a")
+        assert [e.type for e in events] == ["ExecutionStarted"] and completions == [] and next_seq == 1
+    finally:
+        await store.close()
