@@ -429,6 +429,20 @@ async def test_idle_connections_are_closed_with_1001(tmp_path: Path) -> None:
             assert (msg.type, msg.data) == (aiohttp.WSMsgType.CLOSE, 1001)
 
 
+async def test_connection_lifetime_and_message_size_limits(tmp_path: Path) -> None:
+    project = realtime_project(tmp_path, max_lifetime="300ms", max_message_bytes=1024)
+    async for served in serve_project(project):
+        async with aiohttp.ClientSession() as s:
+            busy = await RawTWS.connect(s, ws_url(served))
+            await busy.subscribe("1", "subscription { onCreateTodo { id } }")
+            msg = await busy.ws.receive(timeout=10)  # subscribed, yet closed at the end of its lifetime
+            assert (msg.type, msg.data) == (aiohttp.WSMsgType.CLOSE, 1001)
+            big = await RawTWS.connect(s, ws_url(served))
+            await big.subscribe("1", "subscription { onCreateTodo { id } }", {"pad": "x" * 2000})
+            msg = await big.ws.receive(timeout=10)
+            assert (msg.type, msg.data) == (aiohttp.WSMsgType.CLOSE, 4413)
+
+
 async def test_server_shutdown_closes_sockets_with_1001(tmp_path: Path) -> None:
     project = realtime_project(tmp_path)
     settings = load_settings(project, env={"SYNCLINE_API_KEY": API_KEY})
