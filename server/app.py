@@ -220,6 +220,7 @@ class Syncline:
 
         app.on_startup.append(_start_fanout)
         app.on_shutdown.append(_stop_fanout)
+        app.cleanup_ctx.append(_garbage_collector(store, settings.sync.gc_interval_ms / 1000))
         if workflows is not None:
             workflows.add_to(app)
 
@@ -301,6 +302,31 @@ def _throttle(settings: Settings, metrics: Metrics) -> Callable[[Identity, str],
         return decision.retry_after
 
     return throttle
+
+
+def _garbage_collector(
+    store: SQLiteStore, interval_s: float
+) -> Callable[[web.Application], AsyncIterator[None]]:
+    """Collect expired tombstones and log rows every `interval_s` while the app runs."""
+
+    async def collect_forever() -> None:
+        while True:
+            await asyncio.sleep(interval_s)
+            try:
+                dropped = await store.collect_garbage()
+            except Exception:  # a failed pass is logged and retried next interval
+                log.exception("garbage collection failed")
+            else:
+                if any(dropped.values()):
+                    log.info("garbage collection dropped %s", dropped)
+
+    async def ctx(_: web.Application) -> AsyncIterator[None]:
+        task = asyncio.create_task(collect_forever(), name="syncline-gc")
+        yield
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+    return ctx
 
 
 def _abs(settings: Settings, path: Path) -> Path:

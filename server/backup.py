@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Callable, Iterator, TextIO
 
 from server.auth.identity import SYSTEM
-from server.errors import BadRequest, ConfigError, NotFound, SynclineError
+from server.errors import BadRequest, ClientError, ConfigError, SynclineError
 from server.models import METADATA_FIELDS
 from server.store.sqlite import SQLiteStore
 
@@ -165,6 +165,6 @@ async def import_rows(store: SQLiteStore, source: TextIO) -> dict[str, int]:
             else:
                 await store.update(model, {**fields, "_version": existing["_version"]}, identity=SYSTEM)
                 counts["updated"] += 1
-        except (BadRequest, NotFound) as exc:
+        except ClientError as exc:
             raise BadRequest(f"line {lineno} ({model} {fields.get('id')}): {exc.message}") from exc
     return counts

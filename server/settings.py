@@ -6,7 +6,7 @@ that silently falls back to a default is the worst kind of misconfiguration.
 
     [server]  host, port, data_dir, api_key, max_body_bytes, max_query_depth,
               max_query_cost, introspection, tls_cert, tls_key, metrics_token, shutdown_timeout
-    [sync]    tombstone_ttl, delta_ttl, durability
+    [sync]    tombstone_ttl, delta_ttl, durability, gc_interval
     [models.<Name>]  conflict, handler
     [limits]  query_rate, query_burst, mutation_rate, mutation_burst (per identity)
     [realtime] init_timeout, keep_alive, connection_timeout, max_lifetime, idle_timeout,
@@ -109,6 +109,8 @@ class SyncSettings:
     tombstone_ttl_ms: int = 30 * 86_400_000
     delta_ttl_ms: int = 86_400_000
     durability: str = "normal"
+    #: How often expired tombstones, change-log, ledger and conflict rows are collected.
+    gc_interval_ms: int = 3_600_000
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -215,14 +217,14 @@ def _server(table: Mapping[str, Any]) -> ServerSettings:
 def _sync(table: Mapping[str, Any]) -> SyncSettings:
     out: dict[str, Any] = {}
     for key, value in table.items():
-        if key in {"tombstone_ttl", "delta_ttl"}:
+        if key in {"tombstone_ttl", "delta_ttl", "gc_interval"}:
             out[f"{key}_ms"] = parse_duration_ms(value, key=f"[sync].{key}")
         elif key == "durability":
             if value not in ("normal", "full"):
                 raise ConfigError(f"{CONFIG_FILE}: [sync].durability must be \"normal\" or \"full\", got {value!r}")
             out[key] = value
         else:
-            raise _unknown(key, ("tombstone_ttl", "delta_ttl", "durability"), "[sync].")
+            raise _unknown(key, ("tombstone_ttl", "delta_ttl", "durability", "gc_interval"), "[sync].")
     return SyncSettings(**out)
 
 
