@@ -27,6 +27,7 @@ import hashlib
 import json
 import logging
 import re
+import random
 import secrets
 import sqlite3
 import time
@@ -34,7 +35,7 @@ import uuid
 from collections import deque
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Awaitable, Callable, Mapping
+from typing import Any, Awaitable, Callable, Iterator, Mapping
 
 from server.errors import ConfigError
 from server.loader import load_callable
@@ -128,6 +129,7 @@ class _Driver:
         events: list[StoredEvent] | None = None,
         completions: list[Completion] | None = None,
         transitions: int = 0,
+        parsed_input: Any = None,
     ) -> None:
         self.engine = engine
         self.row = row
@@ -150,6 +152,7 @@ class _Driver:
         self._stop_cancelled = False
         self._broken: BaseException | None = None
         self._publishing: asyncio.Task[None] | None = None
+        self._input = parsed_input
         self.finished: asyncio.Future[ExecutionRow] = asyncio.get_running_loop().create_future()
         self.task: asyncio.Task[None] | None = None
 
@@ -168,7 +171,8 @@ class _Driver:
             seed=row.seed,
             record_history=self.durable,
         )
-        gen = Execution(self.machine, json.loads(row.input), config).run()
+        input_value = json.loads(row.input) if self._input is None else self._input
+        gen = Execution(self.machine, input_value, config).run()
         replaying = bool(self._replay_events or self._replay_completions)
         reply: Any = None
         try:
@@ -351,40 +355,42 @@ class _Driver:
     async def _task(self, effect: InvokeTask) -> None:
         engine = self.engine
         started = time.perf_counter()
-        context = {
-            "executionArn": self.row.arn,
-            "stateName": effect.state_name,
-            "taskToken": effect.task_token,
-            "idempotencyToken": hashlib.sha256(f"{self.row.arn}#{self.row.redrive_count}#{effect.id}".encode()).hexdigest()[:32],
-        }
+        context = _TaskContext(self.row.arn, self.row.redrive_count, effect)
         token: _Token | None = None
         try:
-            async with asyncio.timeout(effect.timeout_seconds) as deadline:
-                try:
-                    if effect.task_token is not None:
-                        token = _Token(
-                            driver=self, effect=effect,
-                            future=asyncio.get_running_loop().create_future(), started_ms=now_ms(),
-                        )
-                        engine._tokens[effect.task_token] = token
-                        if not _is_pure_callback(effect.resource):
-                            await engine.resources.invoke(effect.resource, effect.input, context)
-                        completion = await self._callback(token, effect)
-                    else:
-                        output = await engine.resources.invoke(effect.resource, effect.input, context)
-                        completion = Completion(id=effect.id, at_ms=now_ms(), output=output)
-                except TaskFailed as failed:
-                    completion = Completion(id=effect.id, at_ms=now_ms(), ok=False, error=failed.error, cause=failed.cause)
+            if effect.timeout_seconds is None:
+                completion = await self._attempt(effect, context)
+            else:
+                async with asyncio.timeout(effect.timeout_seconds) as deadline:
+                    completion = await self._attempt(effect, context)
         except TimeoutError:
-            if not deadline.expired():
+            if effect.timeout_seconds is None or not deadline.expired():
                 raise
             completion = Completion(id=effect.id, at_ms=now_ms(), ok=False, error="States.Timeout", cause=None)
         finally:
-            if effect.task_token is not None and engine._tokens.get(effect.task_token) is token:
-                engine._tokens.pop(effect.task_token, None)
+            if effect.task_token is not None:
+                token = engine._tokens.get(effect.task_token)
+                if token is not None and token.effect is effect:
+                    engine._tokens.pop(effect.task_token, None)
         if engine.metrics is not None:
             engine.metrics.task_latency.labels(_resource_label(effect.resource)).observe(time.perf_counter() - started)
         self.complete(completion)
+
+    async def _attempt(self, effect: InvokeTask, context: Mapping[str, Any]) -> Completion:
+        engine = self.engine
+        try:
+            if effect.task_token is not None:
+                token = _Token(
+                    driver=self, effect=effect, future=asyncio.get_running_loop().create_future(), started_ms=now_ms()
+                )
+                engine._tokens[effect.task_token] = token
+                if not _is_pure_callback(effect.resource):
+                    await engine.resources.invoke(effect.resource, effect.input, context)
+                return await self._callback(token, effect)
+            output = await engine.resources.invoke(effect.resource, effect.input, context)
+            return Completion(id=effect.id, at_ms=now_ms(), output=output)
+        except TaskFailed as failed:
+            return Completion(id=effect.id, at_ms=now_ms(), ok=False, error=failed.error, cause=failed.cause)
 
     async def _callback(self, token: _Token, effect: InvokeTask) -> Completion:
         beat = effect.heartbeat_seconds
@@ -510,6 +516,39 @@ class _Driver:
             )
         if not self.finished.done():
             self.finished.set_result(self.row)
+
+
+class _TaskContext(Mapping[str, Any]):
+    """The task context a function may take as its second argument (built only if it does)."""
+
+    __slots__ = ("_arn", "_redrive", "_effect", "_data")
+
+    def __init__(self, arn: str, redrive: int, effect: InvokeTask) -> None:
+        self._arn, self._redrive, self._effect = arn, redrive, effect
+        self._data: dict[str, Any] | None = None
+
+    def _build(self) -> dict[str, Any]:
+        if self._data is None:
+            effect = self._effect
+            token = hashlib.sha256(f"{self._arn}#{self._redrive}#{effect.id}".encode()).hexdigest()[:32]
+            self._data = {
+                "executionArn": self._arn,
+                "stateName": effect.state_name,
+                "taskToken": effect.task_token,
+                "idempotencyToken": token,
+            }
+        return self._data
+
+    def __getitem__(self, key: str) -> Any:
+        if key == "executionArn":
+            return self._arn
+        return self._build()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._build())
+
+    def __len__(self) -> int:
+        return 4
 
 
 def _is_pure_callback(resource: str) -> bool:
@@ -733,18 +772,21 @@ class WorkflowEngine:
                 f"startSyncExecution needs an EXPRESS state machine; {info.name} is STANDARD "
                 f"(set type = \"EXPRESS\" in [workflows.{info.name}])"
             )
-        input_json = _input_json(input)
+        value, input_json = _input(input)
         name = _check_name(name or str(uuid.uuid4()))
         arn = self.execution_arn(info.name, name, express=True)
-        return await self._run_express(info, arn, name, input_json, now_ms())
+        return await self._run_express(info, arn, name, input_json, now_ms(), value)
 
-    async def _run_express(self, info: MachineInfo, arn: str, name: str, input_json: str, started: int) -> dict[str, Any]:
+    async def _run_express(
+        self, info: MachineInfo, arn: str, name: str, input_json: str, started: int, value: Any = None
+    ) -> dict[str, Any]:
         row = ExecutionRow(
             arn=arn, state_machine=info.name, name=name, version=info.version, type="EXPRESS", input=input_json,
             status="RUNNING", start_ms=started, stop_ms=None, output=None, error=None, cause=None,
-            seed=secrets.randbits(63), redrive_count=0, redrive_ms=None, events=0,
+            # EXPRESS refuses .waitForTaskToken, so no task token derives from this seed.
+            seed=random.getrandbits(63), redrive_count=0, redrive_ms=None, events=0,
         )
-        driver = _Driver(self, row, info.machine, durable=False)
+        driver = _Driver(self, row, info.machine, durable=False, parsed_input=value)
         try:
             async with asyncio.timeout(EXPRESS_LIMIT_SECONDS):
                 await driver.run()
@@ -925,6 +967,11 @@ class WorkflowEngine:
 
 
 def _input_json(input: Any) -> str:
+    return _input(input)[1]
+
+
+def _input(input: Any) -> tuple[Any, str]:
+    """(the parsed input, its JSON text), or InvalidExecutionInput."""
     if input is None:
         input = {}
     if isinstance(input, str):
@@ -936,9 +983,9 @@ def _input_json(input: Any) -> str:
         text = to_json(input)
     except (TypeError, ValueError) as exc:
         raise InvalidExecutionInput(f"Invalid State Machine Execution Input: {exc}") from exc
-    if len(text.encode()) > MAX_PAYLOAD_BYTES:
+    if len(text) > MAX_PAYLOAD_BYTES // 4 and len(text.encode()) > MAX_PAYLOAD_BYTES:
         raise InvalidExecutionInput("The execution input exceeds 256 KiB")
-    return text
+    return input, text
 
 
 def _check_name(name: str) -> str:
