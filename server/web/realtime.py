@@ -274,11 +274,7 @@ class RealtimeConnection:
         """Sink for the registry: one pre-serialised payload for operation `op_id`."""
         if self._close_frame is not None:
             return
-        core = self.core
-        if isinstance(core, TransportWSConnection):
-            sent = core.send_next_raw(op_id, payload_json)
-        else:
-            sent = core.send_data_raw(op_id, payload_json)
+        sent = self.core.send_result_raw(op_id, payload_json)
         if sent and self._delivered is not None:
             self._delivered.inc()
         self._flush()
