@@ -317,7 +317,7 @@ async def main(args: argparse.Namespace) -> None:
         print(
             f"N={n:>6}: syncline {s['deliveries_per_s']:>9,.0f} deliveries/s | bare {b['deliveries_per_s']:>9,.0f}/s | "
             f"ratio {s['deliveries_per_s'] / b['deliveries_per_s']:.2f} | {paced} | "
-            f"{s['mem_per_conn_bytes'] / 1024:.1f} KiB/connection "
+            f"{runs_s[0]['mem_per_conn_bytes'] / 1024:.1f} KiB/connection (first run) "
             f"(runs: syncline {[round(r['deliveries_per_s']) for r in runs_s]}, bare {[round(r['deliveries_per_s']) for r in runs_b]})",
             flush=True,
         )
