@@ -86,6 +86,11 @@ type WorkflowSyncResult {
   cause: String
 }
 
+type WorkflowActivityTask {
+  taskToken: String!
+  input: String
+}
+
 type WorkflowDateResult {
   date: String
 }
@@ -113,6 +118,8 @@ extend type Mutation {
   sendTaskSuccess(taskToken: String!, output: String!): Boolean!
   sendTaskFailure(taskToken: String!, error: String, cause: String): Boolean!
   sendTaskHeartbeat(taskToken: String!): Boolean!
+  "An activity worker takes the next task of an activity (null when none came within waitSeconds, at most 60)."
+  getActivityTask(activityArn: String!, workerName: String, waitSeconds: Int): WorkflowActivityTask
   "Internal: the engine publishes history events through this field; clients cannot call it."
   publishExecutionEvent(executionArn: String!): WorkflowNotice
   "Internal: the engine publishes status changes through this field; clients cannot call it."
@@ -203,6 +210,11 @@ def bind_api(schema: GraphQLSchema, engine: WorkflowEngine) -> None:
         engine.send_task_heartbeat(taskToken)
         return True
 
+    async def activity_task(
+        _: Any, __: Any, activityArn: str, workerName: str | None = None, waitSeconds: int | None = None
+    ) -> Any:
+        return await engine.get_activity_task(activityArn, workerName, waitSeconds or 0)
+
     def internal(_: Any, __: Any, **___: Any) -> Any:
         raise Unauthorized("Only the workflow engine publishes execution events")
 
@@ -222,6 +234,7 @@ def bind_api(schema: GraphQLSchema, engine: WorkflowEngine) -> None:
         ("sendTaskSuccess", success),
         ("sendTaskFailure", failure),
         ("sendTaskHeartbeat", heartbeat),
+        ("getActivityTask", activity_task),
         ("publishExecutionEvent", internal),
         ("publishExecutionStatusChange", internal),
     )

@@ -106,6 +106,7 @@ class _Token:
     future: "asyncio.Future[Completion]"
     started_ms: int
     last_beat: float = field(default_factory=time.monotonic)
+    worker: str | None = None
 
 
 class _Stopped(Exception):
@@ -206,7 +207,7 @@ class _Driver:
                         self._deferred.append(effect)
                     reply = None
                 elif isinstance(effect, Cancel):
-                    self._launch_deferred()
+                    self._deferred = [e for e in self._deferred if e.id not in effect.ids]
                     for effect_id in effect.ids:
                         self._started.pop(effect_id, None)
                         self._done.pop(effect_id, None)
@@ -379,6 +380,23 @@ class _Driver:
     async def _attempt(self, effect: InvokeTask, context: Mapping[str, Any]) -> Completion:
         engine = self.engine
         try:
+            activity = _activity_name(effect.resource)
+            if activity is not None:
+                # An activity: a worker takes the task with getActivityTask and answers with
+                # sendTask*; the token derives from the secret seed, so it is unguessable and
+                # the same when a restart offers the task again.
+                secret = f"{self.row.seed}#{self.row.arn}#{self.row.redrive_count}#{effect.id}"
+                token_text = hashlib.sha256(secret.encode()).hexdigest()
+                token = _Token(
+                    driver=self, effect=effect, future=asyncio.get_running_loop().create_future(), started_ms=now_ms()
+                )
+                engine._tokens[token_text] = token
+                engine._offer_activity(activity, token_text)
+                try:
+                    return await self._callback(token, effect)
+                finally:
+                    if engine._tokens.get(token_text) is token:
+                        del engine._tokens[token_text]
             if effect.task_token is not None:
                 token = _Token(
                     driver=self, effect=effect, future=asyncio.get_running_loop().create_future(), started_ms=now_ms()
@@ -551,6 +569,13 @@ class _TaskContext(Mapping[str, Any]):
         return 4
 
 
+def _activity_name(resource: str) -> str | None:
+    parts = resource.split(":")
+    if len(parts) >= 7 and parts[2] == "states" and parts[5] == "activity":
+        return parts[6]
+    return None
+
+
 def _is_pure_callback(resource: str) -> bool:
     """`arn:aws:states:::syncline:callback.waitForTaskToken`: only wait for the token."""
     return resource.removesuffix(".waitForTaskToken") == "arn:aws:states:::syncline:callback"
@@ -595,6 +620,8 @@ class WorkflowEngine:
         self._drivers: dict[str, _Driver] = {}
         self._tokens: dict[str, _Token] = {}
         self._express: set[asyncio.Task[Any]] = set()
+        self._activities: dict[str, deque[str]] = {}
+        self._activity_wake: dict[str, asyncio.Event] = {}
         self._closed = False
         #: State transitions committed since start (StateEntered events), for benchmarks.
         self.transitions = 0
@@ -922,6 +949,39 @@ class WorkflowEngine:
 
     def send_task_heartbeat(self, token: str) -> None:
         self._token(token).last_beat = time.monotonic()
+
+    def _offer_activity(self, activity: str, token: str) -> None:
+        self._activities.setdefault(activity, deque()).append(token)
+        wake = self._activity_wake.get(activity)
+        if wake is not None:
+            wake.set()
+
+    async def get_activity_task(self, activity: str, worker: str | None = None, wait_seconds: float = 0) -> dict[str, Any] | None:
+        """GetActivityTask: the next task of `activity` (name or ARN), or None after `wait_seconds`.
+
+        Each offered task goes to one worker; a restart offers unfinished ones again.
+        """
+        name = activity.rsplit(":", 1)[-1]
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + max(0.0, min(float(wait_seconds), 60.0))
+        while True:
+            queue = self._activities.get(name)
+            while queue:
+                token = queue.popleft()
+                entry = self._tokens.get(token)
+                if entry is not None and not entry.future.done():
+                    entry.worker = worker
+                    return {"taskToken": token, "input": to_json(entry.effect.input)}
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                return None
+            wake = self._activity_wake.setdefault(name, asyncio.Event())
+            wake.clear()
+            try:
+                async with asyncio.timeout(remaining):
+                    await wake.wait()
+            except TimeoutError:
+                return None
 
     def pending_tasks(self, machine: str | None = None) -> list[dict[str, Any]]:
         """Tasks waiting for a token (human approvals), oldest first."""

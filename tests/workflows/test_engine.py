@@ -540,3 +540,25 @@ async def test_the_store_refuses_a_transition_whose_predecessor_did_not_commit(t
         assert [e.type for e in events] == ["ExecutionStarted"] and completions == [] and next_seq == 1
     finally:
         await store.close()
+
+
+async def test_an_activity_worker_takes_the_task_and_answers(h: Harness) -> None:
+    engine = h.engine
+    assert engine is not None
+    activity = "arn:aws:states:us-east-1:123456789012:activity:pack"
+    await engine.add_machine(
+        "act",
+        machine({"Pack": {"Type": "Task", "Resource": activity, "HeartbeatSeconds": 5, "End": True}}, "Pack"),
+    )
+    assert await engine.get_activity_task(activity, "w1", 0) is None  # nothing offered yet
+    worker = asyncio.create_task(engine.get_activity_task(activity, "w1", 10))  # a long poll
+    arn = (await engine.start_execution("act", {"box": 3}))["executionArn"]
+    task = await worker
+    assert task is not None and json.loads(task["input"]) == {"box": 3}
+    assert await engine.get_activity_task("pack", "w2", 0) is None  # delivered to one worker only
+    engine.send_task_heartbeat(task["taskToken"])
+    engine.send_task_success(task["taskToken"], '{"packed": true}')
+    row = await engine.wait(arn)
+    assert row.status == "SUCCEEDED" and json.loads(row.output or "") == {"packed": True}
+    types = [e["type"] for e in await history(engine, arn)]
+    assert "ActivityScheduled" in types and "ActivitySucceeded" in types
