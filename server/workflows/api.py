@@ -21,6 +21,7 @@ from graphql import GraphQLObjectType, GraphQLSchema
 
 from server.errors import BadRequest, Unauthorized
 from server.realtime.bus import MutationEvent
+from server.workflows.asl.validate import has_errors, validate_definition
 from server.workflows.engine import ExecutionNotice, WorkflowEngine
 
 API_SDL = '''
@@ -86,6 +87,29 @@ type WorkflowSyncResult {
   cause: String
 }
 
+type WorkflowStateMachine {
+  stateMachineArn: String!
+  name: String!
+  type: String!
+  version: Int!
+  definition: String!
+  "file (workflows/NAME.asl.json) or api (createStateMachine)"
+  source: String!
+}
+
+type WorkflowDiagnostic {
+  severity: String!
+  code: String!
+  message: String!
+  location: String!
+}
+
+type WorkflowValidation {
+  "OK or FAIL (warnings alone give OK), as ValidateStateMachineDefinition"
+  result: String!
+  diagnostics: [WorkflowDiagnostic!]!
+}
+
 type WorkflowActivityTask {
   taskToken: String!
   input: String
@@ -108,9 +132,16 @@ extend type Query {
   getExecutionHistory(executionArn: String!, limit: Int, nextToken: String, reverseOrder: Boolean): WorkflowHistory!
   "Tasks waiting for sendTaskSuccess/Failure (.waitForTaskToken), e.g. human approvals."
   listPendingTasks(stateMachine: String): [WorkflowTask!]!
+  listStateMachines: [WorkflowStateMachine!]!
+  describeStateMachine(stateMachine: String!): WorkflowStateMachine
+  validateStateMachineDefinition(definition: String!, type: String): WorkflowValidation!
 }
 
 extend type Mutation {
+  createStateMachine(name: String!, definition: String!, type: String): WorkflowStateMachine!
+  "A new version; running executions keep the version they started with."
+  updateStateMachine(stateMachine: String!, definition: String, type: String): WorkflowStateMachine!
+  deleteStateMachine(stateMachine: String!): Boolean!
   startExecution(stateMachine: String!, input: String, name: String): WorkflowStartResult!
   startSyncExecution(stateMachine: String!, input: String, name: String): WorkflowSyncResult!
   stopExecution(executionArn: String!, error: String, cause: String): WorkflowDateResult!
@@ -186,6 +217,34 @@ def bind_api(schema: GraphQLSchema, engine: WorkflowEngine) -> None:
     def pending(_: Any, __: Any, stateMachine: str | None = None) -> Any:
         return engine.pending_tasks(stateMachine)
 
+    def list_machines(_: Any, __: Any) -> Any:
+        return [engine.describe_machine(m) for _, m in sorted(engine.machines.items())]
+
+    def describe_machine(_: Any, __: Any, stateMachine: str) -> Any:
+        return engine.describe_machine(engine.machine(stateMachine))
+
+    def validate(_: Any, __: Any, definition: str, type: str | None = None) -> Any:
+        machine_type = type or "STANDARD"
+        if machine_type not in ("STANDARD", "EXPRESS"):
+            raise BadRequest(f"type must be STANDARD or EXPRESS, got {machine_type!r}")
+        diagnostics = validate_definition(definition, machine_type=machine_type)  # type: ignore[arg-type]
+        return {
+            "result": "FAIL" if has_errors(diagnostics) else "OK",
+            "diagnostics": [d.formatted for d in diagnostics],
+        }
+
+    async def create_machine(_: Any, __: Any, name: str, definition: str, type: str | None = None) -> Any:
+        return engine.describe_machine(await engine.create_state_machine(name, definition, type or "STANDARD"))
+
+    async def update_machine(
+        _: Any, __: Any, stateMachine: str, definition: str | None = None, type: str | None = None
+    ) -> Any:
+        return engine.describe_machine(await engine.update_state_machine(stateMachine, definition, type))
+
+    async def delete_machine(_: Any, __: Any, stateMachine: str) -> bool:
+        await engine.delete_state_machine(stateMachine)
+        return True
+
     async def start(_: Any, __: Any, stateMachine: str, input: str | None = None, name: str | None = None) -> Any:
         return await engine.start_execution(stateMachine, _json(input, "input"), name)
 
@@ -223,10 +282,16 @@ def bind_api(schema: GraphQLSchema, engine: WorkflowEngine) -> None:
         ("listExecutions", list_executions),
         ("getExecutionHistory", get_history),
         ("listPendingTasks", pending),
+        ("listStateMachines", list_machines),
+        ("describeStateMachine", describe_machine),
+        ("validateStateMachineDefinition", validate),
     )
     for name, fn in queries:
         query.fields[name].resolve = fn
     mutations: tuple[tuple[str, Callable[..., Any]], ...] = (
+        ("createStateMachine", create_machine),
+        ("updateStateMachine", update_machine),
+        ("deleteStateMachine", delete_machine),
         ("startExecution", start),
         ("startSyncExecution", start_sync),
         ("stopExecution", stop),

@@ -50,6 +50,7 @@ from server.workflows.errors import (
     ExecutionDoesNotExist,
     ExecutionNotRedrivable,
     InvalidDefinition,
+    StateMachineAlreadyExists,
     InvalidExecutionInput,
     StateMachineDoesNotExist,
     StateMachineTypeNotSupported,
@@ -82,6 +83,8 @@ class MachineInfo:
     version: int
     definition: str
     machine: StateMachine
+    #: "file" (workflows/NAME.asl.json) or "api" (createStateMachine).
+    source: str = "file"
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -663,7 +666,10 @@ class WorkflowEngine:
         version = 1
         if self.store is not None:
             version = await self.store.register_version(name, text, type, now_ms())
-        info = MachineInfo(name=name, arn=self.machine_arn(name), type=type, version=version, definition=text, machine=machine)
+        info = MachineInfo(
+            name=name, arn=self.machine_arn(name), type=type, version=version, definition=text, machine=machine,
+            source="api" if source is None else "file",
+        )
         self.machines[name] = info
         self._by_version[(name, version)] = machine
         return info
@@ -691,7 +697,55 @@ class WorkflowEngine:
                     name, path.read_text(encoding="utf-8"), machine_types.get(name, "STANDARD"), source=str(path)
                 )
             )
+        if self.store is not None:
+            for name, _version, definition, type in await self.store.api_machines():
+                if name in names:
+                    log.warning("state machine %s: workflows/%s%s replaces the one made by createStateMachine",
+                                name, name, DEFINITION_SUFFIX)
+                    continue
+                loaded.append(await self.add_machine(name, definition, type))
         return loaded
+
+    # --- state machine API (createStateMachine, ...) ------------------------------------------
+
+    async def create_state_machine(self, name: str, definition: str, type: str = "STANDARD") -> MachineInfo:
+        """CreateStateMachine: a machine kept in workflows.db (not a file).
+
+        Raises:
+            StateMachineAlreadyExists: the name is taken; InvalidDefinition: validation errors.
+        """
+        if not _NAME_OK.match(name):
+            raise InvalidExecutionInput(f"Invalid state machine name: {name!r}")
+        if name in self.machines:
+            raise StateMachineAlreadyExists(f"State Machine Already Exists: '{self.machine_arn(name)}'")
+        info = await self.add_machine(name, definition, type)
+        await self.store_required.set_api_machine(name, deleted=False)
+        return info
+
+    async def update_state_machine(self, name: str, definition: str | None = None, type: str | None = None) -> MachineInfo:
+        """UpdateStateMachine: a new version (running executions keep theirs)."""
+        info = self.machine(name)
+        if info.source == "file":
+            raise InvalidDefinition(
+                f"state machine {info.name} comes from {WORKFLOWS_DIR}/{info.name}{DEFINITION_SUFFIX}: edit the file"
+            )
+        return await self.add_machine(info.name, definition or info.definition, type or info.type)
+
+    async def delete_state_machine(self, name: str) -> None:
+        """DeleteStateMachine: no new executions; running ones finish with their version."""
+        info = self.machine(name)
+        if info.source == "file":
+            raise InvalidDefinition(
+                f"state machine {info.name} comes from {WORKFLOWS_DIR}/{info.name}{DEFINITION_SUFFIX}: delete the file"
+            )
+        await self.store_required.set_api_machine(info.name, deleted=True)
+        del self.machines[info.name]
+
+    def describe_machine(self, info: MachineInfo) -> dict[str, Any]:
+        return {
+            "stateMachineArn": info.arn, "name": info.name, "type": info.type, "version": info.version,
+            "definition": info.definition, "source": info.source,
+        }
 
     def machine(self, name_or_arn: str) -> MachineInfo:
         name = name_or_arn.rsplit(":", 1)[-1] if name_or_arn.startswith("arn:") else name_or_arn

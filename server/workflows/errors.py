@@ -6,6 +6,7 @@
     │   ├── ExecutionNotRedrivable     not FAILED/ABORTED, or it failed outside a task
     │   ├── InvalidExecutionInput      input is not JSON / too large / the name is invalid
     │   ├── StateMachineTypeNotSupported   e.g. startSyncExecution on a STANDARD machine
+    │   ├── StateMachineAlreadyExists      createStateMachine with a name in use
     │   └── NotFound
     │       ├── ExecutionDoesNotExist
     │       ├── StateMachineDoesNotExist
@@ -34,6 +35,10 @@ class InvalidExecutionInput(ClientError):
 
 class StateMachineTypeNotSupported(ClientError):
     error_type = "StateMachineTypeNotSupported"
+
+
+class StateMachineAlreadyExists(ClientError):
+    error_type = "StateMachineAlreadyExists"
 
 
 class ExecutionDoesNotExist(NotFound):

@@ -15,6 +15,7 @@ completion that started it and the execution row's new status commit in one tran
 Tables:
     state_machines(name, version, definition, type, created_ms)    every change is a new version
     executions(arn, state_machine, name, version, type, input, status, ..., seed, redrive_count)
+    api_machines(name, deleted)                                      machines made by createStateMachine
     transitions(arn, seq, first_id, last_id, body)                  one row per committed transition
     redriven(arn, redrive, body)                                     what a redrive rewound
 
@@ -52,6 +53,8 @@ CREATE INDEX IF NOT EXISTS executions_by_machine ON executions(state_machine, st
 CREATE TABLE IF NOT EXISTS transitions(
   arn TEXT NOT NULL, seq INTEGER NOT NULL, first_id INTEGER NOT NULL, last_id INTEGER NOT NULL,
   body TEXT NOT NULL, PRIMARY KEY(arn, seq)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS api_machines(
+  name TEXT PRIMARY KEY, deleted INTEGER NOT NULL DEFAULT 0);
 CREATE TABLE IF NOT EXISTS redriven(
   arn TEXT NOT NULL, redrive INTEGER NOT NULL, body TEXT NOT NULL, PRIMARY KEY(arn, redrive)) WITHOUT ROWID;
 """
@@ -163,6 +166,31 @@ class WorkflowStore:
             return version
 
         return await self._thread.run(job, batch=True)
+
+    async def set_api_machine(self, name: str, *, deleted: bool) -> None:
+        await self._thread.run(
+            lambda conn: conn.execute(
+                "INSERT INTO api_machines(name, deleted) VALUES (?, ?) "
+                "ON CONFLICT(name) DO UPDATE SET deleted=excluded.deleted",
+                (name, int(deleted)),
+            ),
+            batch=True,
+        )
+
+    async def api_machines(self) -> list[tuple[str, int, str, str]]:
+        """(name, version, definition, type) of the latest version of each live API-made machine."""
+
+        def job(conn: sqlite3.Connection) -> list[tuple[str, int, str, str]]:
+            return [
+                (r[0], int(r[1]), r[2], r[3])
+                for r in conn.execute(
+                    "SELECT m.name, m.version, m.definition, m.type FROM state_machines m "
+                    "JOIN api_machines a ON a.name = m.name AND a.deleted = 0 "
+                    "WHERE m.version = (SELECT MAX(version) FROM state_machines WHERE name = m.name) ORDER BY m.name"
+                )
+            ]
+
+        return await self._thread.run(job)
 
     async def definition(self, name: str, version: int) -> tuple[str, str] | None:
         def job(conn: sqlite3.Connection) -> tuple[str, str] | None:

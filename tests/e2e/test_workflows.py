@@ -302,3 +302,59 @@ async def test_execution_events_stream_to_a_subscriber_and_clients_cannot_publis
     assert [s["event"]["id"] for s in seen] == list(range(1, len(seen) + 1))
     body = await served.client.gql(f'mutation {{ publishExecutionEvent(executionArn: "{arn}") {{ status }} }}')
     assert body["errors"][0]["errorType"] == "Unauthorized"
+
+
+MACHINE_API = """
+mutation($n: String!, $d: String!) { createStateMachine(name: $n, definition: $d) { name version source } }
+"""
+
+
+async def test_state_machines_made_over_graphql_are_versioned_and_kept(tmp_path: Path) -> None:
+    project = copy_project("orders", tmp_path)
+    v1 = json.dumps({"StartAt": "P", "States": {"P": {"Type": "Pass", "Result": 1, "End": True}}})
+    v2 = json.dumps({"StartAt": "P", "States": {"P": {"Type": "Pass", "Result": 2, "End": True}}})
+    bad = json.dumps({"StartAt": "P", "States": {"P": {"Type": "Pass", "Next": "Q"}}})
+    sync = "mutation($i: String) { startExecution(stateMachine: \"made\", input: $i) { executionArn } }"
+    async for served in serve_project(project):
+        client = served.client
+        checked = (await client.ok(
+            "query($d: String!) { validateStateMachineDefinition(definition: $d) { result diagnostics { code location } } }",
+            {"d": bad},
+        ))["validateStateMachineDefinition"]
+        assert checked["result"] == "FAIL" and checked["diagnostics"][0]["location"] == "/States/P/Next"
+        refused = await client.gql(MACHINE_API, {"n": "made", "d": bad})
+        assert refused["errors"][0]["errorType"] == "InvalidDefinition"
+        made = (await client.ok(MACHINE_API, {"n": "made", "d": v1}))["createStateMachine"]
+        assert made == {"name": "made", "version": 1, "source": "api"}
+        again = await client.gql(MACHINE_API, {"n": "made", "d": v1})
+        assert again["errors"][0]["errorType"] == "StateMachineAlreadyExists"
+        first = (await client.ok(sync, {"i": "{}"}))["startExecution"]["executionArn"]
+        updated = (await client.ok(
+            'mutation($d: String) { updateStateMachine(stateMachine: "made", definition: $d) { version } }', {"d": v2}
+        ))["updateStateMachine"]
+        assert updated == {"version": 2}
+        file_machine = await client.gql('mutation { deleteStateMachine(stateMachine: "fulfil") }')
+        assert "edit" in file_machine["errors"][0]["message"] or "delete the file" in file_machine["errors"][0]["message"]
+        await finished(client, "made")
+        described = (await client.ok(
+            "query($a: String!) { describeExecution(executionArn: $a) { output stateMachineVersion } }", {"a": first}
+        ))["describeExecution"]
+        assert described == {"output": "1", "stateMachineVersion": 1}
+    async for served in serve_project(project):  # a restart keeps API-made machines at their version
+        client = served.client
+        names = {m["name"]: m["version"] for m in (await client.ok("{ listStateMachines { name version } }"))["listStateMachines"]}
+        assert names == {"fulfil": 1, "made": 2}
+        second = (await client.ok(sync, {"i": "{}"}))["startExecution"]["executionArn"]
+        await until_value(
+            lambda: _status_is(client, second, "SUCCEEDED"), "second execution done"
+        )
+        assert (await client.ok('mutation { deleteStateMachine(stateMachine: "made") }')) == {"deleteStateMachine": True}
+        gone = await client.gql(sync, {"i": "{}"})
+        assert gone["errors"][0]["errorType"] == "StateMachineDoesNotExist"
+
+
+async def _status_is(client: HttpClient, arn: str, status: str) -> bool:
+    row = (await client.ok("query($a: String!) { describeExecution(executionArn: $a) { status output } }", {"a": arn}))[
+        "describeExecution"
+    ]
+    return bool(row["status"] == status and row["output"] == "2")
