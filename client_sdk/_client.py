@@ -170,7 +170,8 @@ class SyncClient:
         models: Sequence[ModelDef] = (),
         introspect: bool = True,
         realtime: bool = True,
-        batch_size: int = 50,
+        batch_size: int = 20,
+        pipeline: int = 2,
         sync_page_size: int | None = None,
         max_query_cost: int = 5000,
         max_conflict_attempts: int = 3,
@@ -190,6 +191,7 @@ class SyncClient:
         self._introspect = introspect
         self._realtime = realtime
         self.batch_size = max(1, batch_size)
+        self.pipeline = max(1, pipeline)
         self._page_size = sync_page_size
         self._max_cost = max_query_cost
         self.max_conflict_attempts = max_conflict_attempts
@@ -524,18 +526,26 @@ class SyncClient:
 
     async def _drain(self) -> None:
         while True:
-            head = await self._replica.head(self.batch_size + 1)
+            head = await self._replica.head(self.batch_size * self.pipeline + 1)
             if not head:
                 break
-            if head[0].wire_seq is not None:
-                seq = head[0].wire_seq
-                batch = await self._replica.entries_of(seq)
-            else:
-                limit = 1 if head[0].entry <= self._single_until else self.batch_size
-                ids = plan_batch([(e.entry, f"{e.model}:{e.record_id}", e.wire_seq) for e in head], limit)
-                seq, batch = await self._replica.assign_wire(ids)
-            if batch:
-                await self._send(seq, batch)
+            frozen = any(e.wire_seq is not None for e in head)
+            limit = 1 if head[0].entry <= self._single_until else self.batch_size
+            plan = plan_batch([(e.entry, f"{e.model}:{e.record_id}", e.wire_seq) for e in head], limit, self.pipeline)
+            batches: list[tuple[int, list[Entry]]] = []
+            for ids in plan:
+                if frozen:
+                    seq = next(e.wire_seq for e in head if e.entry == ids[0])
+                    assert seq is not None
+                    batches.append((seq, await self._replica.entries_of(seq)))
+                else:
+                    batches.append(await self._replica.assign_wire(ids))
+            # The batches of a round touch disjoint records, so they may be applied in any
+            # order: send them concurrently (the server group-commits across requests).
+            results = await asyncio.gather(*(self._send(seq, b) for seq, b in batches if b), return_exceptions=True)
+            for r in results:
+                if isinstance(r, BaseException):
+                    raise r
         self._set_status(self._status.state, 0 if not self._status.pending else await self._replica.pending_count())
 
     async def _send(self, seq: int, batch: list[Entry]) -> None:
@@ -561,14 +571,12 @@ class SyncClient:
             await self._field_error(batch[0], err)
             return
         by_key = {str(e.path[0]): e for e in errors if e.path}
+        acks = [(ent, item) for ent in batch if isinstance(item := data.get(f"m{ent.entry}"), Mapping)]
+        self._publish([ch for ch in await self._replica.ack_many(acks) if ch is not None])
+        acked = {ent.entry for ent, _ in acks}
         for ent in batch:
-            key = f"m{ent.entry}"
-            item = data.get(key)
-            if isinstance(item, Mapping):
-                ch = await self._replica.ack(ent, item)
-                if ch is not None:
-                    self._publish([ch])
-            else:
+            if ent.entry not in acked:
+                key = f"m{ent.entry}"
                 await self._field_error(ent, by_key.get(key) or ServerError("no result", error_type="InternalFailure"))
 
     async def _field_error(self, ent: Entry, err: ServerError) -> None:

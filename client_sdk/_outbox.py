@@ -166,25 +166,32 @@ def should_apply_remote(local: tuple[int | None, int | None] | None, remote: Map
     return (rv, rc) > (lv or 0, lc or 0)
 
 
-def plan_batch(head: Sequence[tuple[int, str, int | None]], limit: int) -> list[int]:
-    """Entries to send next, from the outbox head `(entry, record key, wire seq)` in order.
+def plan_batch(head: Sequence[tuple[int, str, int | None]], limit: int, count: int = 1) -> list[list[int]]:
+    """The next wire batches, from the outbox head `(entry, record key, wire seq)` in order.
 
-    An entry already on the wire is resent with exactly the batch it went with (same seq).
-    Otherwise take unsent entries in order, at most `limit`, stopping before a second entry for
-    a record already in the batch: that one needs the `_version` the first one's answer brings.
+    Batches already on the wire (a wire seq) are resent exactly as they went, each with its
+    own seq, before anything new. Otherwise take unsent entries in order into at most `count`
+    batches of at most `limit`, stopping before a second entry for a record already taken:
+    that one needs the `_version` the first one's answer brings, and the batches of one round
+    go out concurrently, so no record may appear in two of them.
     """
-    if not head:
-        return []
-    first_seq = head[0][2]
-    if first_seq is not None:
-        return [e for e, _, s in head if s == first_seq]
-    out: list[int] = []
+    frozen: dict[int, list[int]] = {}
+    for e, _, s in head:
+        if s is not None:
+            frozen.setdefault(s, []).append(e)
+    if frozen:
+        return list(frozen.values())
+    out: list[list[int]] = []
     seen: set[str] = set()
-    for entry, key, seq in head:
-        if seq is not None or key in seen or len(out) >= limit:
+    for entry, key, _ in head:
+        if key in seen:
             break
+        if not out or len(out[-1]) >= limit:
+            if len(out) >= count:
+                break
+            out.append([])
         seen.add(key)
-        out.append(entry)
+        out[-1].append(entry)
     return out
 
 

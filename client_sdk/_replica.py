@@ -207,11 +207,16 @@ class Replica:
         row = await (await db.execute(f'SELECT * FROM "{m.table}" WHERE id=?', (id,))).fetchone()
         return self._row_item(m, row) if row is not None else None
 
-    async def _put_row(self, db: aiosqlite.Connection, m: ModelDef, item: Mapping[str, Any]) -> None:
-        cols = ["id", *(f.name for f in m.fields), *_META_COLS]
+    @staticmethod
+    def _values(m: ModelDef, item: Mapping[str, Any]) -> list[Any]:
         vals = [item["id"], *(f.to_sql(item.get(f.name)) for f in m.fields)]
         vals += [item.get("createdAt"), item.get("updatedAt"), item.get("_version"), item.get("_lastChangedAt")]
         vals.append(1 if item.get("_deleted") else 0)
+        return vals
+
+    async def _put_row(self, db: aiosqlite.Connection, m: ModelDef, item: Mapping[str, Any]) -> None:
+        cols = ["id", *(f.name for f in m.fields), *_META_COLS]
+        vals = self._values(m, item)
         await db.execute(
             f'INSERT OR REPLACE INTO "{m.table}" ({", ".join(chr(34) + c + chr(34) for c in cols)}) '
             f'VALUES ({", ".join("?" * len(cols))})',
@@ -352,6 +357,16 @@ class Replica:
         ).fetchall()
         return [self._entry(r) for r in rows]
 
+    async def _rows(self, db: aiosqlite.Connection, m: ModelDef, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        out: dict[str, dict[str, Any]] = {}
+        for k in range(0, len(ids), 500):
+            chunk = list(ids[k : k + 500])
+            rows = await (
+                await db.execute(f'SELECT * FROM "{m.table}" WHERE id IN ({",".join("?" * len(chunk))})', chunk)
+            ).fetchall()
+            out.update({r["id"]: self._row_item(m, r) for r in rows})
+        return out
+
     async def assign_wire(self, entries: Sequence[int]) -> tuple[int, list[Entry]]:
         """Freeze these entries as one wire batch: a new seq and the exact inputs, committed
         before anything is sent, so a resend after a crash is the same request."""
@@ -359,23 +374,29 @@ class Replica:
             row = await (await db.execute("SELECT value FROM _meta WHERE key='next_seq'")).fetchone()
             seq = int(row[0]) if row else 1
             await db.execute("INSERT OR REPLACE INTO _meta VALUES ('next_seq', ?)", (str(seq + 1),))
+            rows = await (
+                await db.execute(
+                    f"SELECT * FROM _outbox WHERE entry IN ({','.join('?' * len(entries))}) ORDER BY entry", list(entries)
+                )
+            ).fetchall()
+            ents = [self._entry(r) for r in rows]
+            current: dict[tuple[str, str], dict[str, Any]] = {}
+            for name in {e.model for e in ents if e.op != "create"}:
+                m = self.model(name)
+                for rid, item in (await self._rows(db, m, [e.record_id for e in ents if e.model == name])).items():
+                    current[(name, rid)] = item
             out: list[Entry] = []
-            for e in entries:
-                r = await (await db.execute("SELECT * FROM _outbox WHERE entry=?", (e,))).fetchone()
-                if r is None:
-                    continue
-                ent = self._entry(r)
+            updates: list[tuple[int, str, int]] = []
+            for ent in ents:
                 m = self.model(ent.model)
                 wire: dict[str, Any] = {"id": ent.record_id}
                 if ent.op != "delete":
                     wire.update(m.input_fields(ent.payload))
                 if ent.op != "create":
-                    cur = await self._get_row(db, m, ent.record_id)
-                    wire["_version"] = (cur or {}).get("_version") or 0
-                await db.execute(
-                    "UPDATE _outbox SET wire_seq=?, wire_input=? WHERE entry=?", (seq, _dumps(wire), e)
-                )
+                    wire["_version"] = current.get((ent.model, ent.record_id), {}).get("_version") or 0
+                updates.append((seq, _dumps(wire), ent.entry))
                 out.append(Entry(**{**ent.__dict__, "wire_seq": seq, "wire_input": wire}))
+            await db.executemany("UPDATE _outbox SET wire_seq=?, wire_input=? WHERE entry=?", updates)
         return seq, out
 
     async def unfreeze(self, entries: Sequence[int], *, bump: bool = False) -> None:
@@ -388,26 +409,61 @@ class Replica:
                 )
 
     async def ack(self, ent: Entry, item: Mapping[str, Any]) -> Change | None:
-        """The server applied `ent` and answered `item`: drop the entry, take the server's row
-        (only its metadata while later local changes to it are still queued)."""
-        m = self.model(ent.model)
+        return (await self.ack_many([(ent, item)]))[0]
+
+    async def ack_many(self, acks: Sequence[tuple[Entry, Mapping[str, Any]]]) -> list[Change | None]:
+        """The server applied these entries and answered these items: drop the entries and
+        take the server's rows (only their metadata while later local changes still queue).
+        One transaction for a whole batch: per-entry round trips dominated the drain."""
+        if not acks:
+            return []
+        out: list[Change | None] = []
         async with self._tx() as db:
-            await db.execute("DELETE FROM _outbox WHERE entry=?", (ent.entry,))
-            more = await (
-                await db.execute("SELECT 1 FROM _outbox WHERE model=? AND record_id=? LIMIT 1", (m.name, ent.record_id))
-            ).fetchone()
-            cur = await self._get_row(db, m, ent.record_id)
-            if more is not None and cur is not None:
-                for k in METADATA:
-                    if k != "_deleted":
-                        cur[k] = item.get(k, cur.get(k))
-                await self._put_row(db, m, cur)
-                return None
-            new = {**(cur or {}), **{k: v for k, v in item.items()}}
-            await self._put_row(db, m, new)
-        if cur is not None and {k: cur.get(k) for k in new} == new:
-            return None
-        return Change(model=m.name, op="delete" if new.get("_deleted") else "update", item=new, source="remote")
+            await db.executemany("DELETE FROM _outbox WHERE entry=?", [(e.entry,) for e, _ in acks])
+            by_model: dict[str, list[tuple[Entry, Mapping[str, Any]]]] = {}
+            for e, it in acks:
+                by_model.setdefault(e.model, []).append((e, it))
+            results: dict[int, Change | None] = {}
+            for name, pairs in by_model.items():
+                m = self.model(name)
+                ids = [e.record_id for e, _ in pairs]
+                more: set[str] = set()
+                for k in range(0, len(ids), 500):
+                    chunk = ids[k : k + 500]
+                    rows = await (
+                        await db.execute(
+                            f"SELECT DISTINCT record_id FROM _outbox WHERE model=? AND record_id IN "
+                            f"({','.join('?' * len(chunk))})",
+                            [name, *chunk],
+                        )
+                    ).fetchall()
+                    more.update(r[0] for r in rows)
+                current = await self._rows(db, m, ids)
+                cols = ["id", *(f.name for f in m.fields), *_META_COLS]
+                puts: list[list[Any]] = []
+                for e, item in pairs:
+                    cur = current.get(e.record_id)
+                    if e.record_id in more and cur is not None:
+                        new = dict(cur)
+                        for k2 in METADATA:
+                            if k2 != "_deleted":
+                                new[k2] = item.get(k2, cur.get(k2))
+                        results[e.entry] = None
+                    else:
+                        new = {**(cur or {}), **item}
+                        same = cur is not None and all(cur.get(k2) == v for k2, v in new.items())
+                        results[e.entry] = None if same else Change(
+                            model=m.name, op="delete" if new.get("_deleted") else "update", item=new, source="remote"
+                        )
+                    current[e.record_id] = new
+                    puts.append(self._values(m, new))
+                await db.executemany(
+                    f'INSERT OR REPLACE INTO "{m.table}" ({", ".join(chr(34) + c + chr(34) for c in cols)}) '
+                    f'VALUES ({", ".join("?" * len(cols))})',
+                    puts,
+                )
+            out = [results[e.entry] for e, _ in acks]
+        return out
 
     async def resend(self, ent: Entry, *, payload: Mapping[str, Any], remote: Mapping[str, Any], local_fields: bool) -> None:
         """Re-queue `ent` (a new wire seq) over the server's version after a conflict."""

@@ -95,11 +95,13 @@ def test_coalesce_never_merges_into_a_sent_entry() -> None:
 
 
 def test_plan_batch() -> None:
-    # A frozen batch is resent exactly.
-    assert plan_batch([(1, "a", 7), (2, "b", 7), (3, "c", None)], 10) == [1, 2]
+    # Frozen batches are resent exactly, each under its own seq, before anything new.
+    assert plan_batch([(1, "a", 7), (2, "b", 7), (3, "c", 8), (4, "d", None)], 10, 4) == [[1, 2], [3]]
     # Unsent: in order, bounded, stopping before a second entry of one record.
-    assert plan_batch([(1, "a", None), (2, "b", None), (3, "a", None), (4, "c", None)], 10) == [1, 2]
-    assert plan_batch([(1, "a", None), (2, "b", None), (3, "c", None)], 2) == [1, 2]
+    assert plan_batch([(1, "a", None), (2, "b", None), (3, "a", None), (4, "c", None)], 10) == [[1, 2]]
+    assert plan_batch([(1, "a", None), (2, "b", None), (3, "c", None)], 2) == [[1, 2]]
+    assert plan_batch([(i, str(i), None) for i in range(7)], 2, 3) == [[0, 1], [2, 3], [4, 5]]
+    assert plan_batch([(1, "a", None), (2, "b", None), (3, "c", None), (4, "b", None)], 1, 9) == [[1], [2], [3]]
     assert plan_batch([], 5) == []
 
 
