@@ -24,7 +24,6 @@ admitted outright.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from graphql import (
@@ -32,7 +31,9 @@ from graphql import (
     FieldNode,
     FragmentDefinitionNode,
     FragmentSpreadNode,
+    GraphQLInterfaceType,
     GraphQLObjectType,
+    GraphQLUnionType,
     GraphQLResolveInfo,
     GraphQLSchema,
     InlineFragmentNode,
@@ -158,19 +159,71 @@ def effective_directives(
     }
 
 
-@dataclass(frozen=True, kw_only=True)
 class DirectiveAuth:
-    """What `install_directive_auth` did, and the checks adapters need beyond resolvers."""
+    """The installed directive checks (`install_directive_auth`), and the checks adapters need
+    beyond resolvers: subscribe-time refusal and grouping keys.
 
-    default_mode: AuthMode
-    modes: frozenset[AuthMode]
-    directives: Mapping[FieldKey, tuple[AuthDirective, ...]]
-    #: Fields whose resolver was wrapped.
-    wrapped: frozenset[FieldKey] = field(default_factory=frozenset)
+    A field is wrapped when some enabled mode may be refused it, unless it is *covered*: every
+    field that returns its type has the same directives, so a caller who got to the parent was
+    admitted by exactly the directives that decide the field. Lambda `deniedFields` can name any
+    field: with AWS_LAMBDA on, root fields are always wrapped, and the first request whose
+    identity names a field not yet wrapped wraps it (once, for good) before it resolves.
+    """
+
+    def __init__(
+        self,
+        schema: GraphQLSchema,
+        *,
+        default_mode: AuthMode,
+        modes: frozenset[AuthMode],
+        directives: Mapping[FieldKey, tuple[AuthDirective, ...]],
+    ) -> None:
+        self.schema = schema
+        self.default_mode = default_mode
+        self.modes = modes
+        self.directives = directives
+        #: Fields whose resolver is wrapped.
+        self.wrapped: set[FieldKey] = set()
+        self._denied_seen: set[tuple[str, ...]] = set()
 
     @property
     def active(self) -> bool:
         return bool(self.wrapped)
+
+    def wrap(self, type_name: str, field_name: str) -> None:
+        """Wrap one field's resolver (idempotent)."""
+        t = self.schema.get_type(type_name)
+        if not isinstance(t, GraphQLObjectType) or field_name not in t.fields:
+            return
+        f = t.fields[field_name]
+        original = f.resolve or default_field_resolver
+        self.wrapped.add((type_name, field_name))
+        if getattr(original, "_syncline_auth", False):
+            return
+        dirs = self.directives.get((type_name, field_name), ())
+        f.resolve = _guard(original, self, type_name, field_name, dirs, self._free(dirs))
+
+    def _free(self, dirs: tuple[AuthDirective, ...]) -> frozenset[str]:
+        """The enabled modes admitted outright (no group condition)."""
+        if not dirs:
+            return frozenset({self.default_mode})
+        return frozenset(d.mode for d in dirs if d.cognito_groups is None) & self.modes
+
+    def ensure_denied_wrapped(self, denied_fields: tuple[str, ...]) -> None:
+        """Wrap the fields a Lambda authorizer denied (short or ARN form), once per list."""
+        if denied_fields in self._denied_seen:
+            return
+        for entry in denied_fields:
+            if "/types/" in entry and "/fields/" in entry:
+                tail = entry.split("/types/", 1)[1]
+                type_name, _, field_name = tail.partition("/fields/")
+            else:
+                type_name, _, field_name = entry.partition(".")
+            if (type_name, field_name) not in self.wrapped:
+                self.wrap(type_name, field_name)
+        if len(self._denied_seen) > 4096:
+            self._denied_seen.clear()
+        self._denied_seen.add(denied_fields)
 
     def check(self, identity: Identity, type_name: str, field_name: str) -> None:
         """Raise Unauthorized unless `identity` may resolve `Type.field`."""
@@ -232,7 +285,7 @@ def install_directive_auth(
     models: Sequence[ModelSpec] = (),
     operations: Mapping[str, Any] | None = None,
 ) -> DirectiveAuth:
-    """Wrap the resolvers of the fields some enabled mode may be refused.
+    """Wrap the resolvers of the fields some enabled mode may be refused (see DirectiveAuth).
 
     Call it once, after every other resolver wrapper (it must be the outermost, so a refused
     mutation never runs). Idempotent per field.
@@ -248,38 +301,53 @@ def install_directive_auth(
     enabled = frozenset(modes) | {default_mode}
     lambda_on = "AWS_LAMBDA" in enabled
     directives = effective_directives(schema, models, operations)
-    wrapped: set[FieldKey] = set()
-    for name, t in _object_types(schema).items():
+    auth = DirectiveAuth(schema, default_mode=default_mode, modes=enabled, directives=directives)
+    types = _object_types(schema)
+    roots = {t.name for t in (schema.query_type, schema.mutation_type, schema.subscription_type) if t is not None}
+    parents: dict[str, list[FieldKey]] = {}
+    behind_abstract: set[str] = set()
+    for name, t in types.items():
         for fname, f in t.fields.items():
+            inner = get_named_type(f.type)
+            if isinstance(inner, GraphQLObjectType):
+                parents.setdefault(inner.name, []).append((name, fname))
+            elif isinstance(inner, (GraphQLInterfaceType, GraphQLUnionType)):
+                behind_abstract.update(p.name for p in schema.get_possible_types(inner))
+    for name, t in types.items():
+        for fname in t.fields:
             dirs = directives[(name, fname)]
-            if dirs:
-                free = frozenset(d.mode for d in dirs if d.cognito_groups is None) & enabled
-            else:
-                free = frozenset({default_mode})
-            if free == enabled and not lambda_on:
+            if name in roots:
+                if lambda_on or auth._free(dirs) != enabled:
+                    auth.wrap(name, fname)
                 continue
-            original = f.resolve or default_field_resolver
-            if getattr(original, "_syncline_auth", False):
-                wrapped.add((name, fname))
+            if auth._free(dirs) == enabled:
                 continue
-            f.resolve = _guard(original, name, fname, dirs, free, default_mode)
-            wrapped.add((name, fname))
-    return DirectiveAuth(
-        default_mode=default_mode, modes=enabled, directives=directives, wrapped=frozenset(wrapped)
-    )
+            via = parents.get(name, [])
+            covered = (
+                bool(via)
+                and name not in behind_abstract
+                and all(set(directives[p]) == set(dirs) for p in via)
+            )
+            if not covered:
+                auth.wrap(name, fname)
+    return auth
 
 
 def _guard(
     resolve: _Resolver,
+    auth: DirectiveAuth,
     type_name: str,
     field_name: str,
     dirs: tuple[AuthDirective, ...],
     free: frozenset[str],
-    default_mode: AuthMode,
 ) -> _Resolver:
+    default_mode = auth.default_mode
+
     def resolver(source: Any, info: GraphQLResolveInfo[Any], **arguments: Any) -> Any:
         identity = getattr(info.context, "identity", None)
         if identity is not None and (identity.auth_mode not in free or identity.denied_fields):
+            if identity.denied_fields:
+                auth.ensure_denied_wrapped(identity.denied_fields)
             check_field_access(
                 identity,
                 default_mode=default_mode,

@@ -22,14 +22,14 @@ type Note @model @auth(rules: [{ allow: owner }, { allow: public, provider: apiK
   salary: Int @auth(rules: [{ allow: groups, groups: ["HR"] }])
 }
 type Address { street: String }
-type Stats @aws_api_key @aws_iam {
+type Stats @aws_api_key @aws_iam @aws_lambda {
   count: Int
   internal: String @aws_iam
 }
 type Query {
   hello: String
   admins: String @aws_cognito_user_pools(cognito_groups: ["Admins"])
-  stats: Stats @aws_api_key @aws_iam
+  stats: Stats @aws_api_key @aws_iam @aws_lambda
 }
 """
 
@@ -79,7 +79,7 @@ def test_model_rules_give_their_providers_directives_as_amplify_does() -> None:
     assert d[("Note", "salary")] == (COGNITO,)
     # Written directives: the field's replace the type's; none at all means the default mode.
     assert d[("Stats", "internal")] == (AuthDirective(mode="AWS_IAM"),)
-    assert {x.mode for x in d[("Stats", "count")]} == {"API_KEY", "AWS_IAM"}
+    assert {x.mode for x in d[("Stats", "count")]} == {"API_KEY", "AWS_IAM", "AWS_LAMBDA"}
     assert d[("Query", "hello")] == ()
     assert d[("Query", "admins")] == (AuthDirective(mode="AMAZON_COGNITO_USER_POOLS", cognito_groups=("Admins",)),)
 
@@ -123,14 +123,23 @@ async def test_wrapped_resolvers_refuse_per_field() -> None:
 
     iam = await run(b, IAM, "{ stats { count internal } }")
     assert iam.data == {"stats": {"count": 1, "internal": "x"}} and not iam.errors
-    # Lambda deniedFields apply on top of directives (hello admits the default mode only).
-    lam = await run(b, LAMBDA, "{ stats { count } }")
-    assert messages(lam) == ["Not Authorized to access stats on type Query"]
+    # Only fields some caller may be refused are wrapped: a field whose every parent has the
+    # same directives was decided by the parent already.
+    assert ("Stats", "internal") in auth.wrapped and ("Query", "hello") in auth.wrapped
+    assert ("Note", "title") not in auth.wrapped and ("Stats", "count") not in auth.wrapped
+    # Lambda deniedFields apply on top of directives, also to fields not wrapped before.
+    lam = await run(b, LAMBDA, "{ stats { count internal } }")
+    assert lam.data == {"stats": {"count": None, "internal": None}}
+    assert messages(lam) == ["Not Authorized to access count on type Stats", "Not Authorized to access internal on type Stats"]
+    assert ("Stats", "count") in auth.wrapped
+    assert (await run(b, API_KEY, "{ stats { count } }")).data == {"stats": {"count": 1}}
+    assert not (await run(b, Identity(auth_mode="AWS_LAMBDA"), "{ stats { count } }")).errors
     # SYSTEM passes everything.
     assert not (await run(b, SYSTEM, "{ hello admins stats { count internal } }")).errors
     # Installing twice does not wrap twice.
-    again = install_directive_auth(b.schema, default_mode="API_KEY", modes=auth.modes)
-    assert again.wrapped == auth.wrapped
+    before = {k: b.schema.get_type(k[0]).fields[k[1]].resolve for k in auth.wrapped}
+    install_directive_auth(b.schema, default_mode="API_KEY", modes=auth.modes, models=b.models, operations=b.operations)
+    assert before == {k: b.schema.get_type(k[0]).fields[k[1]].resolve for k in auth.wrapped}
 
 
 def test_subscriptions_are_checked_at_subscribe_time_and_grouped_by_decision() -> None:
