@@ -493,29 +493,46 @@ class SyncClient:
         limit = self._page_limit(m)
         doc = sync_document(m)
         first = True
-        while True:
-            body = await self._http.execute(doc, {"lastSync": last_sync, "limit": limit, "nextToken": token})
-            conn = (body.get("data") or {}).get(f"sync{m.plural}")
-            if conn is None:
-                err = ServerError.from_wire((body.get("errors") or [{"message": "no data"}])[0])
-                if err.error_type == "LimitExceeded" and limit > 1:
-                    limit = max(1, limit // 2)
-                    continue
-                raise err
-            items = [it for it in conn.get("items") or [] if it]
-            if first:
-                started = conn.get("startedAt")
-                # The server answers an expired cursor with a base sync and does not say so; a
-                # delta only holds items changed after lastSync, so an older one proves it.
-                if not base and items and (items[0].get("_lastChangedAt") or 0) <= last_sync:
-                    base = True
-                first = False
-            if base:
-                seen.update(it["id"] for it in items)
-            self._publish(await self._replica.apply_remote(m.name, items))
-            token = conn.get("nextToken")
-            if not token:
-                break
+        http = self._http
+
+        def fetch(tok: str | None) -> "asyncio.Task[dict[str, Any]]":
+            return asyncio.ensure_future(http.execute(doc, {"lastSync": last_sync, "limit": limit, "nextToken": tok}))
+
+        # The next page is fetched while this one is applied: the server pages and the
+        # replica writes overlap instead of adding up.
+        pending = fetch(None)
+        try:
+            while True:
+                body = await pending
+                conn = (body.get("data") or {}).get(f"sync{m.plural}")
+                if conn is None:
+                    err = ServerError.from_wire((body.get("errors") or [{"message": "no data"}])[0])
+                    if err.error_type == "LimitExceeded" and limit > 1:
+                        limit = max(1, limit // 2)
+                        pending = fetch(token)
+                        continue
+                    raise err
+                token = conn.get("nextToken")
+                if token:
+                    pending = fetch(token)
+                items = [it for it in conn.get("items") or [] if it]
+                if first:
+                    started = conn.get("startedAt")
+                    # The server answers an expired cursor with a base sync and does not say so;
+                    # a delta only holds items changed after lastSync, so an older one proves it.
+                    if not base and items and (items[0].get("_lastChangedAt") or 0) <= last_sync:
+                        base = True
+                    first = False
+                if base:
+                    seen.update(it["id"] for it in items)
+                self._publish(await self._replica.apply_remote(m.name, items))
+                if not token:
+                    break
+        finally:
+            if not pending.done():
+                pending.cancel()
+                with contextlib.suppress(asyncio.CancelledError, RemoteError):
+                    await pending
         if started is None:
             return
         if base:
