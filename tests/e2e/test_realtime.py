@@ -466,3 +466,78 @@ async def test_plain_gets_still_reach_the_http_handler(rt: Served) -> None:
         assert r.status == 400
     async with s.get(rt.running.url, headers={"Upgrade": "websocket", "Connection": "Upgrade", "Sec-WebSocket-Version": "13", "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==", "Sec-WebSocket-Protocol": "mqtt"}) as r:
         assert r.status == 400 and "graphql-transport-ws" in (await r.text())
+
+
+# --------------------------------------------------------------------------- per-subscriber authorization
+
+NOTE_SDL = """
+type Note @model @auth(rules: [{allow: owner, provider: oidc}]) { body: String }
+"""
+ISSUER = "https://issuer.test"
+SECRET = "s" * 32
+
+
+def _token(sub: str) -> str:
+    import time
+
+    import jwt
+
+    now = int(time.time())
+    return jwt.encode({"iss": ISSUER, "sub": sub, "username": sub, "iat": now, "exp": now + 3600}, SECRET, algorithm="HS256")
+
+
+async def test_a_subscriber_never_gets_rows_it_may_not_read(tmp_path: Path) -> None:
+    """Owner rules apply per subscriber, on graphql-transport-ws and on AppSync (per-start auth)."""
+    from server.auth.authenticate import AuthConfig, Authenticator
+
+    project = realtime_project(tmp_path)
+    with (project / "schema.graphql").open("a") as f:
+        f.write(NOTE_SDL)
+    settings = load_settings(project, env={"SYNCLINE_API_KEY": API_KEY})
+    config = AuthConfig.from_mapping(
+        {"default_mode": "API_KEY", "additional_modes": ["OPENID_CONNECT"], "oidc": {"issuer": ISSUER, "hmac_secret": SECRET, "algorithms": ["HS256"]}},
+        api_key=API_KEY,
+    )
+    auth = Authenticator(config, data_dir=tmp_path / "keys")
+    alice, bob = _token("alice"), _token("bob")
+    sub = "subscription { onCreateNote { body owner } }"
+    async with running(settings, port=0, authenticator=auth) as srv, aiohttp.ClientSession() as s:
+        url = srv.url.replace("http://", "ws://")
+        a = await RawTWS.connect(s, url, key=None, init=False)
+        await a.ws.send_json({"type": "connection_init", "payload": {"Authorization": alice}})
+        assert (await a.recv())["type"] == "connection_ack"
+        await a.subscribe("a", sub)
+        await a.sync()
+        header = base64.b64encode(json.dumps({"host": "h", "Authorization": bob}).encode()).decode()
+        b = await s.ws_connect(f"{url}/realtime?header={header}&payload=e30=", protocols=("graphql-ws",))
+        data = json.dumps({"query": sub, "variables": {}})
+        await b.send_json({"id": "b", "type": "start", "payload": {"data": data, "extensions": {"authorization": {"Authorization": bob, "host": "h"}}}})
+        while (msg := await b.receive_json(timeout=10))["type"] == "ka":
+            pass
+        assert msg == {"id": "b", "type": "start_ack"}
+        reg = srv.syncline.realtime.registry  # type: ignore[union-attr]
+        assert reg.groups == 2  # two owners, two authorization views
+
+        async def create(token: str, body: str, owner: str) -> None:
+            q = "mutation($i: CreateNoteInput!) { createNote(input: $i) { id } }"
+            async with s.post(srv.url, json={"query": q, "variables": {"i": {"body": body, "owner": owner}}}, headers={"Authorization": token}) as r:
+                reply = await r.json()
+                assert "errors" not in reply, reply
+
+        await create(alice, "alice 1", "alice")
+        await create(bob, "bob 1", "bob")
+        await create(alice, "alice 2", "alice")
+        got_a = [(await a.next_data())["payload"]["data"]["onCreateNote"]["body"] for _ in range(2)]
+        got_b = []
+        while not got_b:
+            msg = await b.receive_json(timeout=10)
+            if msg["type"] == "data":
+                got_b.append(msg["payload"]["data"]["onCreateNote"]["body"])
+        await create(bob, "bob 2", "bob")
+        while len(got_b) < 2:
+            msg = await b.receive_json(timeout=10)
+            if msg["type"] == "data":
+                got_b.append(msg["payload"]["data"]["onCreateNote"]["body"])
+        await b.close()
+    assert got_a == ["alice 1", "alice 2"]
+    assert got_b == ["bob 1", "bob 2"]
