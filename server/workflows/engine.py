@@ -37,7 +37,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Awaitable, Callable, Iterator, Mapping
 
-from server.errors import ConfigError
+from server.errors import ConfigError, ServerError
 from server.loader import load_callable
 from server.workflows.asl.effects import Await, Cancel, Completion, InvokeTask, ReadItems, RecordEvent, Wait
 from server.workflows.asl.errors import AslSyntaxError
@@ -787,6 +787,8 @@ class WorkflowEngine:
         )
 
     def _spawn(self, driver: _Driver) -> None:
+        if self._closed:
+            raise ServerError("The workflow engine is shutting down; the execution starts at the next start")
         self._drivers[driver.row.arn] = driver
         driver.task = asyncio.get_running_loop().create_task(driver.run(), name=f"workflow {driver.row.arn}")
 
@@ -955,7 +957,7 @@ class WorkflowEngine:
         if row.status != "RUNNING" or driver is None:
             return {"stopDate": iso_timestamp(row.stop_ms or now_ms())}
         driver.request_stop(error, cause)
-        ended = await asyncio.shield(driver.finished)
+        ended = await self.wait(arn)
         return {"stopDate": iso_timestamp(ended.stop_ms or now_ms())}
 
     async def redrive(self, arn: str) -> dict[str, Any]:
