@@ -358,3 +358,20 @@ async def _status_is(client: HttpClient, arn: str, status: str) -> bool:
         "describeExecution"
     ]
     return bool(row["status"] == status and row["output"] == "2")
+
+
+async def test_start_sync_execution_of_an_express_machine(orders: Served) -> None:
+    client = orders.client
+    definition = json.dumps(
+        {"StartAt": "V", "States": {"V": {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:123456789012:function:validate_order", "End": True}}}
+    )
+    await client.ok(
+        'mutation($d: String!) { createStateMachine(name: "check", definition: $d, type: "EXPRESS") { type } }', {"d": definition}
+    )
+    run = 'mutation($i: String) { startSyncExecution(stateMachine: "check", input: $i) { status output error cause } }'
+    ok = (await client.ok(run, {"i": json.dumps({"quantity": 1, "amount": 2})}))["startSyncExecution"]
+    assert ok == {"status": "SUCCEEDED", "output": '{"valid":true}', "error": None, "cause": None}
+    bad = (await client.ok(run, {"i": json.dumps({"id": "z", "quantity": 0, "amount": 2})}))["startSyncExecution"]
+    assert (bad["status"], bad["error"]) == ("FAILED", "InvalidOrder") and "positive quantity" in bad["cause"]
+    standard = await client.gql('mutation { startSyncExecution(stateMachine: "fulfil") { status } }')
+    assert standard["errors"][0]["errorType"] == "StateMachineTypeNotSupported"
