@@ -375,3 +375,28 @@ async def test_start_sync_execution_of_an_express_machine(orders: Served) -> Non
     assert (bad["status"], bad["error"]) == ("FAILED", "InvalidOrder") and "positive quantity" in bad["cause"]
     standard = await client.gql('mutation { startSyncExecution(stateMachine: "fulfil") { status } }')
     assert standard["errors"][0]["errorType"] == "StateMachineTypeNotSupported"
+
+
+async def test_a_custom_mutation_triggers_a_workflow_with_its_arguments_and_result(tmp_path: Path) -> None:
+    project = copy_project("orders", tmp_path)
+    with (project / "schema.graphql").open("a") as f:
+        f.write("\ntype Refund { id: ID! amount: Float }\ntype Mutation { requestRefund(orderId: ID!, amount: Float!): Refund }\n")
+    with (project / "resolvers.py").open("a") as f:
+        f.write('\n\ndef request_refund(event):\n    return {"id": "rf-" + event["arguments"]["orderId"], "amount": event["arguments"]["amount"]}\n')
+    (project / "workflows" / "refund.asl.json").write_text(
+        json.dumps({"StartAt": "R", "States": {"R": {"Type": "Pass", "End": True}}})
+    )
+    toml = project / "syncline.toml"
+    toml.write_text(
+        toml.read_text()
+        + '\n[resolvers]\n"Mutation.requestRefund" = "resolvers:request_refund"\n'
+        + '\n[workflows.refund]\ntriggers = [{ mutation = "requestRefund", input = { "order.$" = "$.arguments.orderId", "refund.$" = "$.result" } }]\n'
+    )
+    async for served in serve_project(project):
+        client = served.client
+        refund = "mutation { requestRefund(orderId: \"o9\", amount: 5.5) { id } }"
+        assert (await client.ok(refund)) == {"requestRefund": {"id": "rf-o9"}}
+        [row] = await finished(client, "refund")
+        assert row["name"] == "requestRefund-rf-o9-0" and row["status"] == "SUCCEEDED"
+        described = (await client.ok("query($a: String!) { describeExecution(executionArn: $a) { output } }", {"a": row["executionArn"]}))
+        assert json.loads(described["describeExecution"]["output"]) == {"order": "o9", "refund": {"id": "rf-o9", "amount": 5.5}}
