@@ -303,6 +303,12 @@ def model_resolver(spec: ModelSpec, op: str, *, defaults: Mapping[str, Any] | No
                     mutation_id=ctx.mutation_id_for(str(info.path.key)),
                 )
             except SynclineError as exc:
+                if isinstance(exc.data, Mapping):
+                    # A conflict carries the stored row: only what this caller may read of it.
+                    if not policy.can(ctx.identity, "get", exc.data):
+                        exc.data = None
+                    elif policy.field_rules:
+                        exc.data = policy.redact(ctx.identity, dict(exc.data))
                 if isinstance(exc.data, Mapping) and json_fields:
                     exc.data = _as_wire(exc.data, json_fields)
                 raise

@@ -115,6 +115,11 @@ async def test_two_owners_never_see_or_touch_each_others_rows(srv: AuthServer) -
         ("bob-1", False),
     ]
 
+    # Creating a row with the id of another's row fails without showing that row.
+    clash = await srv.as_(alice, 'mutation($id: ID) { createNote(input: {id: $id, title: "x"}) { id } }', {"id": theirs[0]["id"]})
+    assert clash["errors"] and clash["errors"][0].get("data") is None, clash
+    assert "bob-0" not in json.dumps(clash)
+
     # Creating a row for someone else is refused; one's own update works.
     forged = await srv.as_(alice, 'mutation { createNote(input: {title: "x", owner: "sub-bob::bob"}) { id } }')
     unauthorized(forged, "createNote")
@@ -143,6 +148,10 @@ async def test_a_group_restricted_field_is_hidden_and_guarded(srv: AuthServer) -
         assert got == {"data": {"getNote": {"title": "t", "secret": None}}}
         listed = await srv.as_(who, "{ listNotes { items { secret } } syncNotes { items { secret } } }")
         assert listed["data"] == {"listNotes": {"items": [{"secret": None}]}, "syncNotes": {"items": [{"secret": None}]}}
+    # Nor through the stored row a failed write reports.
+    clash = await srv.as_(alice, 'mutation($id: ID) { createNote(input: {id: $id, title: "again"}) { id } }', {"id": note_id})
+    assert clash["errors"][0]["data"]["title"] == "t", clash
+    assert clash["errors"][0]["data"]["secret"] is None and "s3cr3t" not in json.dumps(clash)
     # HR sees it.
     got = await srv.as_(hr_admin, "query($id: ID!) { getNote(id: $id) { secret } }", {"id": note_id})
     assert got == {"data": {"getNote": {"secret": "s3cr3t"}}}
