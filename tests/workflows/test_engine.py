@@ -617,3 +617,30 @@ async def test_parallel_and_map_resume_after_a_restart(h: Harness) -> None:
     assert_consistent(events)
     types = [e["type"] for e in events]
     assert types.count("LambdaFunctionSucceeded") == 3 and types.count("WaitStateExited") == 1
+
+
+async def test_heartbeats_keep_a_callback_task_alive(h: Harness) -> None:
+    engine = h.engine
+    assert engine is not None
+    await engine.add_machine(
+        "beat",
+        machine(
+            {
+                "Wait": {
+                    "Type": "Task",
+                    "Resource": "arn:aws:states:::syncline:callback.waitForTaskToken",
+                    "HeartbeatSeconds": 1,
+                    "End": True,
+                }
+            },
+            "Wait",
+        ),
+    )
+    arn = (await engine.start_execution("beat", {}))["executionArn"]
+    [pending] = await wait_pending(engine)
+    for _ in range(5):  # 2 s in all, twice the heartbeat period
+        await asyncio.sleep(0.4)
+        engine.send_task_heartbeat(pending["taskToken"])
+    engine.send_task_success(pending["taskToken"], '"alive"')
+    row = await engine.wait(arn)
+    assert (row.status, row.output) == ("SUCCEEDED", '"alive"')
