@@ -629,7 +629,7 @@ async def test_heartbeats_keep_a_callback_task_alive(h: Harness) -> None:
                 "Wait": {
                     "Type": "Task",
                     "Resource": "arn:aws:states:::syncline:callback.waitForTaskToken",
-                    "HeartbeatSeconds": 1,
+                    "HeartbeatSeconds": 2,
                     "End": True,
                 }
             },
@@ -638,8 +638,8 @@ async def test_heartbeats_keep_a_callback_task_alive(h: Harness) -> None:
     )
     arn = (await engine.start_execution("beat", {}))["executionArn"]
     [pending] = await wait_pending(engine)
-    for _ in range(5):  # 2 s in all, twice the heartbeat period
-        await asyncio.sleep(0.4)
+    for _ in range(6):  # 3 s in all, longer than the heartbeat period
+        await asyncio.sleep(0.5)
         engine.send_task_heartbeat(pending["taskToken"])
     engine.send_task_success(pending["taskToken"], '"alive"')
     row = await engine.wait(arn)
