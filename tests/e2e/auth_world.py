@@ -28,6 +28,7 @@ from server.settings import load_settings
 
 API_KEY = "da2-authe2eauthe2eauthe2eauth"
 ISSUER = "https://cognito-idp.test/pool-1"
+OIDC_ISSUER = "https://login.oidc.test/"
 AUDIENCE = "app-client-1"
 AKID = "AKIAE2EEXAMPLE000001"
 SECRET = "e2eSecretKeyExampleExampleExampleExample"
@@ -54,6 +55,10 @@ type Post @model @auth(rules: [
   title: String!
 }
 
+type Memo @model @auth(rules: [{ allow: owner, provider: oidc, identityClaim: "sub" }]) {
+  text: String
+}
+
 type Stats @aws_api_key @aws_iam {
   count: Int
   internal: String @aws_iam
@@ -64,7 +69,8 @@ type Query {
   iamOnly: String @aws_iam
   adminsOnly: String @aws_cognito_user_pools(cognito_groups: ["Admins"])
   stats: Stats @aws_api_key @aws_iam
-  whoami: AWSJSON @aws_api_key @aws_cognito_user_pools @aws_iam @aws_lambda
+  whoami: AWSJSON @aws_api_key @aws_cognito_user_pools @aws_iam @aws_lambda @aws_oidc
+  oidcOnly: String @aws_oidc
 }
 '''
 
@@ -79,6 +85,9 @@ def iam_only(event):
 
 def admins_only(event):
     return "admins"
+
+def oidc_only(event):
+    return "oidc"
 
 def stats(event):
     return {"count": 3, "internal": "secret-internal"}
@@ -104,7 +113,13 @@ def toml(jwks_url: str) -> str:
         f'''
         [auth]
         default_mode = "API_KEY"
-        additional_modes = ["AMAZON_COGNITO_USER_POOLS", "AWS_IAM", "AWS_LAMBDA"]
+        additional_modes = ["AMAZON_COGNITO_USER_POOLS", "OPENID_CONNECT", "AWS_IAM", "AWS_LAMBDA"]
+
+        [auth.oidc]
+        issuer = "{OIDC_ISSUER}"
+        client_id = "{AUDIENCE}"
+        jwks_url = "{jwks_url}"
+        username_claim = "email"
 
         [auth.cognito]
         issuer = "{ISSUER}"
@@ -124,6 +139,7 @@ def toml(jwks_url: str) -> str:
         "Query.adminsOnly" = "resolvers:admins_only"
         "Query.stats" = "resolvers:stats"
         "Query.whoami" = "resolvers:whoami"
+        "Query.oidcOnly" = "resolvers:oidc_only"
         '''
     )
 
@@ -158,6 +174,12 @@ class Tokens:
 
     def token(self, user: str, groups: tuple[str, ...] = (), **over: Any) -> str:
         return jwt.encode(self.claims(user, groups, **over), self.key, algorithm="RS256", headers={"kid": KID})
+
+    def oidc_token(self, user: str) -> str:
+        """A plain OIDC ID token (no Cognito claims) from the OIDC issuer."""
+        now = int(time.time())
+        claims = {"iss": OIDC_ISSUER, "aud": AUDIENCE, "sub": f"oidc-{user}", "email": f"{user}@example.test", "iat": now, "exp": now + 3600}
+        return jwt.encode(claims, self.key, algorithm="RS256", headers={"kid": KID})
 
 
 async def serve_jwks(tokens: Tokens) -> AsyncIterator[str]:

@@ -224,6 +224,24 @@ async def test_lambda_authorizer_denied_fields_and_resolver_context(srv: AuthSer
     assert sorted(i["title"] for i in listed["data"]["listPosts"]["items"]) == ["l"]
 
 
+async def test_oidc_tokens_get_their_own_mode_and_rows(srv: AuthServer) -> None:
+    dora = bearer(srv.tokens.oidc_token("dora"))
+    erin = bearer(srv.tokens.oidc_token("erin"))
+    who = json.loads((await srv.as_(dora, "{ whoami }"))["data"]["whoami"])
+    assert who["sub"] == "oidc-dora" and who["username"] == "dora@example.test"
+    assert await srv.as_(dora, "{ oidcOnly }") == {"data": {"oidcOnly": "oidc"}}
+    made = await srv.as_(dora, 'mutation { createMemo(input: {text: "d"}) { owner } }')
+    assert made == {"data": {"createMemo": {"owner": "oidc-dora"}}}
+    await srv.as_(erin, 'mutation { createMemo(input: {text: "e"}) { owner } }')
+    listed = await srv.as_(dora, "{ listMemos { items { text } } }")
+    assert listed == {"data": {"listMemos": {"items": [{"text": "d"}]}}}
+    # Providers match modes strictly: a Cognito token is not an OIDC one, and vice versa.
+    alice = bearer(srv.tokens.token("alice"))
+    unauthorized(await srv.as_(alice, "{ listMemos { items { text } } }"), "listMemos")
+    unauthorized(await srv.as_(alice, "{ oidcOnly }"), "oidcOnly")
+    unauthorized(await srv.as_(dora, "{ listNotes { items { id } } }"), "listNotes")
+
+
 # --------------------------------------------------------------------------- subscriptions
 
 
