@@ -193,7 +193,7 @@ CRASH_DEFINITIONS = {
     "sleeper": {
         "StartAt": "Nap",
         "States": {
-            "Nap": {"Type": "Wait", "Seconds": 4, "Next": "After"},
+            "Nap": {"Type": "Wait", "Seconds": 5, "Next": "After"},
             "After": {"Type": "Pass", "Result": "woke", "End": True},
         },
     },
@@ -234,8 +234,11 @@ async def test_sigkill_during_a_wait_and_a_slow_task_then_both_complete_once(tmp
                 return "LambdaFunctionStarted" in types
 
             await until_value(in_flight, "the task started")
+            napping = await history_types(client, sleeper)
             proc.send_signal(signal.SIGKILL)
             await proc.wait()
+        # Killed inside the Wait (entered, not exited) and inside the task (started, no result).
+        assert "WaitStateEntered" in napping and "WaitStateExited" not in napping
         proc, url = await start_server(project)
         async with aiohttp.ClientSession() as session:
             client = HttpClient(session, url)
