@@ -26,6 +26,7 @@ Errors:
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
@@ -85,6 +86,8 @@ MAX_IN_VALUES = 5
 MAX_CONTAINS_ANY_VALUES = 20
 MAX_PATH_DEPTH = 5
 MAX_PATH_CHARS = 256
+#: Fan-out yields to the event loop after this many deliveries.
+YIELD_EVERY = 256
 
 
 class SubscriptionError(ClientError):
@@ -461,9 +464,16 @@ class SubscriptionRegistry:
                 if not group.members or not group.accepts(item):
                     continue
                 payload = await self._render(group, event.result)
-                for sub in list(group.members):
-                    sub.sink.deliver(sub.op_id, payload)
-                delivered += len(group.members)
+                members = list(group.members)
+                live = group.members
+                for i, sub in enumerate(members, 1):
+                    if sub in live:  # not unsubscribed while we yielded
+                        sub.sink.deliver(sub.op_id, payload)
+                        delivered += 1
+                    if i % YIELD_EVERY == 0:
+                        # A 10,000-member group must not stall every other request for its whole
+                        # fan-out; a subscriber that leaves meanwhile is skipped above.
+                        await asyncio.sleep(0)
         self.deliveries += delivered
         return delivered
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -292,3 +293,21 @@ async def test_execution_errors_reach_subscribers_formatted(rt: Realtime) -> Non
     assert payload["errors"][0]["path"] == ["onCreateTodo", "title"]
     assert "reference" in payload["errors"][0]["message"]
     json.dumps(payload)
+
+
+async def test_a_subscriber_leaving_during_a_long_fan_out_gets_nothing_more(rt: Realtime) -> None:
+    """Fan-out yields every YIELD_EVERY deliveries; whoever unsubscribes meanwhile is skipped."""
+    from server.realtime import MutationEvent
+    from server.realtime.registry import YIELD_EVERY
+
+    subs = [rt.subscribe(ON_CREATE, op_id=str(i)) for i in range(YIELD_EVERY * 2)]
+    last_sink, last_sub = subs[-1]
+    dispatch = asyncio.create_task(
+        rt.registry.dispatch(MutationEvent(mutation="createTodo", result={"id": "1", "title": "t"}))
+    )
+    while not subs[YIELD_EVERY - 1][0].got:
+        await asyncio.sleep(0)
+    rt.registry.unsubscribe(last_sub)
+    assert await dispatch == YIELD_EVERY * 2 - 1
+    assert last_sink.got == []
+    assert all(len(sink.got) == 1 for sink, _ in subs[:-1])
