@@ -409,7 +409,7 @@ async def test_connection_init_timeout_closes_with_4408(tmp_path: Path) -> None:
             assert (msg.type, msg.data) == (aiohttp.WSMsgType.CLOSE, 4408)
 
 
-async def test_keep_alive_and_connection_timeout_on_appsync(tmp_path: Path) -> None:
+async def test_keep_alive_on_appsync_and_legacy(tmp_path: Path) -> None:
     project = realtime_project(tmp_path, keep_alive="100ms", connection_timeout="30s")
     async for served in serve_project(project):
         async with aiohttp.ClientSession() as s, s.ws_connect(_appsync_url(served), protocols=("graphql-ws",)) as ws:
@@ -418,6 +418,10 @@ async def test_keep_alive_and_connection_timeout_on_appsync(tmp_path: Path) -> N
             assert ack == {"type": "connection_ack", "payload": {"connectionTimeoutMs": 30000}}
             kinds = [(await ws.receive_json(timeout=10))["type"] for _ in range(3)]
             assert kinds == ["ka", "ka", "ka"]
+        async with aiohttp.ClientSession() as s, s.ws_connect(ws_url(served), protocols=("graphql-ws",)) as legacy:
+            await legacy.send_json({"type": "connection_init", "payload": {"x-api-key": API_KEY}})
+            kinds = [(await legacy.receive_json(timeout=10))["type"] for _ in range(4)]
+            assert kinds == ["connection_ack", "ka", "ka", "ka"]  # ka right after the ack, then periodically
 
 
 async def test_idle_connections_are_closed_with_1001(tmp_path: Path) -> None:
