@@ -155,7 +155,7 @@ if __name__ == "__main__":
     p.add_argument("--rows", type=int, default=100_000)
     p.add_argument("--changes", type=int, default=1_000)
     p.add_argument("--mutations", type=int, default=10_000)
-    p.add_argument("--batch", type=int, default=20)
+    p.add_argument("--batch", type=int, default=50)
     p.add_argument("--pipeline", type=int, default=2)
     a = p.parse_args()
     asyncio.run(main(a.rows, a.changes, a.mutations, a.batch, a.pipeline))

@@ -170,7 +170,7 @@ class SyncClient:
         models: Sequence[ModelDef] = (),
         introspect: bool = True,
         realtime: bool = True,
-        batch_size: int = 20,
+        batch_size: int = 50,
         pipeline: int = 2,
         sync_page_size: int | None = None,
         max_query_cost: int = 5000,
@@ -217,6 +217,7 @@ class SyncClient:
         self._single_until = 0
         self._last_delta = 0.0
         self._subs_model: dict[str, tuple[str, str]] = {}
+        self._bg: set[asyncio.Task[None]] = set()
 
     # --- lifecycle ------------------------------------------------------------------------------
 
@@ -331,7 +332,9 @@ class SyncClient:
             self._kicked = True
             self._inbox.put_nowait(("kick", None))
         if self._status_subs:
-            asyncio.get_running_loop().create_task(self._refresh_status())
+            task = asyncio.get_running_loop().create_task(self._refresh_status())
+            self._bg.add(task)
+            task.add_done_callback(self._bg.discard)
 
     async def _refresh_status(self) -> None:
         with contextlib.suppress(Exception):
@@ -374,8 +377,7 @@ class SyncClient:
                 while True:
                     kind, _ = await self._inbox.get()
                     if kind == "sync":
-                        self._inbox.put_nowait(("sync", None))
-                        return
+                        return  # its waiter is resolved by the next full cycle
                     if kind == "kick":
                         self._kicked = False
         except TimeoutError:
@@ -619,8 +621,9 @@ class SyncClient:
         if server is None or "_version" not in server:
             body = await self._http.execute(get_document(m), {"id": ent.record_id})
             server = (body.get("data") or {}).get(f"get{m.name}")
-        if server is None:
-            server = {"id": ent.record_id, "_deleted": True, "_version": 0, "_lastChangedAt": 0}
+        if server is None:  # the server does not have it: neither should the replica
+            self._publish(await self._replica.remove_row(m.name, ent.record_id))
+            return
         self._publish(await self._replica.apply_remote(m.name, [server], force=True))
 
     async def _conflict(self, ent: Entry, err: ServerError) -> None:

@@ -617,6 +617,15 @@ class Replica:
                     changes.append(Change(model=m.name, op="delete", item=self._row_item(m, r), source="remote"))
         return changes
 
+    async def remove_row(self, model: str, id: str) -> list[Change]:
+        m = self.model(model)
+        async with self._tx() as db:
+            cur = await self._get_row(db, m, id)
+            await db.execute(f'DELETE FROM "{m.table}" WHERE id=?', (id,))
+        if cur is None or cur["_deleted"]:
+            return []
+        return [Change(model=m.name, op="delete", item=cur, source="remote")]
+
     async def cursor(self, model: str) -> tuple[int, float]:
         row = await (await self.db.execute("SELECT last_sync, synced_at FROM _cursors WHERE model=?", (model,))).fetchone()
         return (int(row[0]), float(row[1])) if row else (0, 0.0)
