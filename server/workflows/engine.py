@@ -176,7 +176,13 @@ class _Driver:
             record_history=self.durable,
         )
         input_value = json.loads(row.input) if self._input is None else self._input
-        gen = Execution(self.machine, input_value, config).run()
+        execution = Execution(self.machine, input_value, config)
+        if not self.durable:
+            # Without history the interpreter hears the time only from Completion.at_ms: seed
+            # its clock with the start, or a first Wait would count from the epoch. (A private
+            # attribute until the interpreter takes a start time in ExecutionConfig.)
+            execution._now_ms = self.row.start_ms
+        gen = execution.run()
         replaying = bool(self._replay_events or self._replay_completions)
         reply: Any = None
         try:
@@ -600,6 +606,7 @@ class WorkflowEngine:
         region, account: used in ARNs.
         notify: awaited after every committed event and status change (the real-time layer).
         metrics: server.metrics.Metrics (optional).
+        express_limit_seconds: how long an EXPRESS execution may run (AWS: 5 minutes); None: no limit.
     """
 
     def __init__(
@@ -611,8 +618,10 @@ class WorkflowEngine:
         account: str = "123456789012",
         notify: Notify | None = None,
         metrics: Any = None,
+        express_limit_seconds: float | None = EXPRESS_LIMIT_SECONDS,
     ) -> None:
         self.store = store
+        self.express_limit_seconds = express_limit_seconds
         self.resources = resources
         self.region = region
         self.account = account
@@ -871,12 +880,12 @@ class WorkflowEngine:
         )
         driver = _Driver(self, row, info.machine, durable=False, parsed_input=value)
         try:
-            async with asyncio.timeout(EXPRESS_LIMIT_SECONDS):
+            async with asyncio.timeout(self.express_limit_seconds):
                 await driver.run()
             end = driver.row
         except TimeoutError:
             end = replace(row, status="TIMED_OUT", stop_ms=now_ms(), error="States.Timeout",
-                          cause=f"Express executions run at most {EXPRESS_LIMIT_SECONDS:.0f} seconds")
+                          cause=f"Express executions run at most {self.express_limit_seconds:g} seconds")
         out: dict[str, Any] = {
             "executionArn": arn, "stateMachineArn": info.arn, "name": name,
             "startDate": iso_timestamp(started), "stopDate": iso_timestamp(end.stop_ms or now_ms()),

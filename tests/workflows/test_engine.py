@@ -644,3 +644,11 @@ async def test_heartbeats_keep_a_callback_task_alive(h: Harness) -> None:
     engine.send_task_success(pending["taskToken"], '"alive"')
     row = await engine.wait(arn)
     assert (row.status, row.output) == ("SUCCEEDED", '"alive"')
+
+
+async def test_an_express_execution_over_its_time_limit_times_out(tmp_path: Path) -> None:
+    engine = WorkflowEngine(store=None, resources=Resources(functions=function_lookup("fns", tmp_path)), express_limit_seconds=0.5)
+    await engine.add_machine("nap", machine({"W": {"Type": "Wait", "Seconds": 30, "End": True}}, "W"), "EXPRESS")
+    result = await engine.start_sync_execution("nap", {})
+    assert (result["status"], result["error"]) == ("TIMED_OUT", "States.Timeout")
+    await engine.close()
