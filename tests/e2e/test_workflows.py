@@ -156,6 +156,12 @@ async def test_rejection_and_out_of_stock_compensate_invalid_fails(orders: Serve
     assert by_order[rejected["id"]]["status"] == "SUCCEEDED"
     assert by_order[no_stock["id"]]["status"] == "SUCCEEDED"
     assert (by_order[invalid["id"]]["status"], by_order[invalid["id"]]["error"]) == ("FAILED", "InvalidOrder")
+    metrics_url = served.running.url.replace("/graphql", "/metrics")
+    async with client.session.get(metrics_url) as resp:
+        text = await resp.text()
+    assert 'syncline_workflow_executions_total{state_machine="fulfil",status="FAILED"} 1.0' in text
+    assert 'syncline_workflow_transitions_total{state_machine="fulfil"}' in text
+    assert 'syncline_workflow_task_seconds_count{resource="lambda:refund"} 2.0' in text
     for oid in (rejected["id"], no_stock["id"]):
         types = await history_types(client, by_order[oid]["executionArn"])
         entered = [t for t in types if t.endswith("StateEntered")]
