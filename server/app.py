@@ -223,6 +223,7 @@ class Syncline:
         app.cleanup_ctx.append(_garbage_collector(store, settings.sync.gc_interval_ms / 1000))
         if workflows is not None:
             workflows.add_to(app)
+            ops.add_check("workflows", workflows.check)
 
         async def _close_store(_: web.Application) -> None:
             if owned_auth is not None:

@@ -807,6 +807,10 @@ class WorkflowEngine:
 
         driver.task.add_done_callback(done)
 
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
     async def close(self) -> None:
         """Stop driving (executions stay RUNNING in the store and resume at the next start)."""
         self._closed = True

@@ -146,6 +146,15 @@ class WorkflowStore:
     async def close(self) -> None:
         await self._thread.close()
 
+    async def ping(self) -> None:
+        """Readiness: the writer thread answers and the file takes a write transaction."""
+
+        def job(conn: sqlite3.Connection) -> None:
+            conn.execute("BEGIN IMMEDIATE")
+            conn.execute("ROLLBACK")
+
+        await self._thread.run(job)
+
     # --- state machines -----------------------------------------------------------------------
 
     async def register_version(self, name: str, definition: str, type: str, now_ms: int) -> int:

@@ -86,6 +86,12 @@ class Workflows:
             raise
         return cls(engine=engine, store=wstore)
 
+    async def check(self) -> None:
+        """Readiness: the engine drives executions and its store takes writes."""
+        if self.engine.closed:
+            raise RuntimeError("the workflow engine is stopped")
+        await self.store.ping()
+
     def add_to(self, app: web.Application) -> None:
         async def resume(_: web.Application) -> None:
             await self.engine.resume_all()

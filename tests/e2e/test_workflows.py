@@ -409,3 +409,13 @@ async def test_a_custom_mutation_triggers_a_workflow_with_its_arguments_and_resu
         assert row["name"] == "requestRefund-rf-o9-0" and row["status"] == "SUCCEEDED"
         described = (await client.ok("query($a: String!) { describeExecution(executionArn: $a) { output } }", {"a": row["executionArn"]}))
         assert json.loads(described["describeExecution"]["output"]) == {"order": "o9", "refund": {"id": "rf-o9", "amount": 5.5}}
+
+
+async def test_readiness_names_the_workflow_engine(orders: Served) -> None:
+    base = orders.running.url.removesuffix("/graphql")
+    async with orders.client.session.get(base + "/readyz") as r:
+        assert r.status == 200 and {"store", "workflows"} <= set((await r.json())["checks"])
+    await orders.running.syncline.workflows.engine.close()  # type: ignore[union-attr]
+    async with orders.client.session.get(base + "/readyz") as r:
+        body = await r.json()
+        assert r.status == 503 and "workflows" in body["failing"] and "store" not in body["failing"]
