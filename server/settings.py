@@ -11,6 +11,8 @@ that silently falls back to a default is the worst kind of misconfiguration.
     [limits]  query_rate, query_burst, mutation_rate, mutation_burst (per identity)
     [realtime] init_timeout, keep_alive, connection_timeout, max_lifetime, idle_timeout,
               close_timeout, max_subscriptions, max_message_bytes, send_queue, send_queue_bytes
+    [mqtt]    enabled, tcp_port, tcp_host, topic_prefix, graphql_prefix, grant_ttl,
+              send_queue, send_queue_bytes, max_offline_messages   (docs/protocol.md "MQTT")
     [resolvers]      "Type.field" = "module:function" | { http = URL, method, headers, timeout }
     [workflows]      functions, region, account, graphql_identity
     [workflows.<name>]  type, triggers = [{ mutation, input }]   (docs/workflows.md)
@@ -105,6 +107,28 @@ class RealtimeSettings:
 
 
 @dataclass(frozen=True, kw_only=True)
+class MqttSettings:
+    """The embedded MQTT broker (server/mqtt/, docs/protocol.md "MQTT"); durations in ms."""
+
+    #: Serve MQTT over WebSocket at /mqtt and GraphQL subscriptions over MQTT.
+    enabled: bool = True
+    #: A plain TCP listener (None: off). Never 1883 by default: a system broker may own it.
+    tcp_port: int | None = None
+    tcp_host: str = "127.0.0.1"
+    #: Model topics are `<topic_prefix>/<Model>/<op>[/<owner>]`.
+    topic_prefix: str = "models"
+    #: Subscription-group topics handed out by the POST handshake: `<graphql_prefix>/<group>`.
+    graphql_prefix: str = "graphql"
+    #: How long a handshake grant lasts; posting the subscription again renews it.
+    grant_ttl_ms: int = 3_600_000
+    #: Bounded send queue per connection (packets in flight, bytes buffered); overflow disconnects.
+    send_queue: int = 1000
+    send_queue_bytes: int = 8_388_608
+    #: QoS 1 messages kept for a disconnected persistent session (clean_session=False); more are dropped.
+    max_offline_messages: int = 1000
+
+
+@dataclass(frozen=True, kw_only=True)
 class SyncSettings:
     tombstone_ttl_ms: int = 30 * 86_400_000
     delta_ttl_ms: int = 86_400_000
@@ -156,6 +180,7 @@ class Settings:
     models: Mapping[str, ModelSettings] = field(default_factory=dict)
     limits: LimitSettings = field(default_factory=LimitSettings)
     realtime: RealtimeSettings = field(default_factory=RealtimeSettings)
+    mqtt: MqttSettings = field(default_factory=MqttSettings)
     resolvers: Mapping[str, Any] = field(default_factory=dict)
     auth: Mapping[str, Any] = field(default_factory=dict)
     workflows: WorkflowSettings = field(default_factory=WorkflowSettings)
@@ -317,6 +342,49 @@ def _realtime(table: Mapping[str, Any]) -> RealtimeSettings:
     return rt
 
 
+_MQTT_PREFIX = re.compile(r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*$")
+
+
+def _mqtt(table: Mapping[str, Any]) -> MqttSettings:
+    known = ("enabled", "tcp_port", "tcp_host", "topic_prefix", "graphql_prefix", "grant_ttl",
+             "send_queue", "send_queue_bytes", "max_offline_messages")
+    out: dict[str, Any] = {}
+    for key, value in table.items():
+        k = f"[mqtt].{key}"
+        if key == "enabled":
+            out[key] = _expect(value, bool, k, "true or false")
+        elif key == "tcp_port":
+            _expect(value, int, k, "a port number")
+            if not 0 <= value <= 65535 or isinstance(value, bool):
+                raise ConfigError(f"{CONFIG_FILE}: {k} must be a port number 0-65535, got {value}")
+            out[key] = value
+        elif key in ("tcp_host",):
+            out[key] = _expect(value, str, k, "a host name or address")
+        elif key in ("topic_prefix", "graphql_prefix"):
+            _expect(value, str, k, "a topic prefix like \"models\"")
+            if not _MQTT_PREFIX.match(value):
+                raise ConfigError(
+                    f"{CONFIG_FILE}: {k} must be topic levels of letters, digits, '_', '.', '-' "
+                    f"separated by '/', without wildcards or a leading '$' (e.g. \"models\"), got {value!r}"
+                )
+            out[key] = value
+        elif key == "grant_ttl":
+            out["grant_ttl_ms"] = parse_duration_ms(value, key=k)
+            if out["grant_ttl_ms"] < 1:
+                raise ConfigError(f"{CONFIG_FILE}: {k} must be positive")
+        elif key in ("send_queue", "send_queue_bytes", "max_offline_messages"):
+            _expect(value, int, k, "a whole number")
+            if value < 1:
+                raise ConfigError(f"{CONFIG_FILE}: {k} must be at least 1, got {value}")
+            out[key] = value
+        else:
+            raise _unknown(key, known, "[mqtt].")
+    mq = MqttSettings(**out)
+    if mq.topic_prefix.split("/")[0] == mq.graphql_prefix.split("/")[0]:
+        raise ConfigError(f"{CONFIG_FILE}: [mqtt].topic_prefix and graphql_prefix must start with different levels")
+    return mq
+
+
 _WORKFLOW_KEYS = ("functions", "region", "account", "graphql_identity")
 _MACHINE_KEYS = ("type", "triggers")
 _TRIGGER_KEYS = ("mutation", "input")
@@ -372,7 +440,7 @@ def _machine(name: str, table: Mapping[str, Any]) -> StateMachineSettings:
     return StateMachineSettings(**out)
 
 
-_SECTIONS = ("server", "sync", "models", "limits", "realtime", "resolvers", "auth", "workflows")
+_SECTIONS = ("server", "sync", "models", "limits", "realtime", "mqtt", "resolvers", "auth", "workflows")
 
 
 def load_settings(
@@ -421,6 +489,7 @@ def load_settings(
         models=_models(_expect(raw.get("models", {}), dict, "[models]", "a table")),
         limits=_limits(_expect(raw.get("limits", {}), dict, "[limits]", "a table")),
         realtime=_realtime(_expect(raw.get("realtime", {}), dict, "[realtime]", "a table")),
+        mqtt=_mqtt(_expect(raw.get("mqtt", {}), dict, "[mqtt]", "a table")),
         resolvers=dict(resolvers),
         auth=dict(auth),
         workflows=_workflows(_expect(raw.get("workflows", {}), dict, "[workflows]", "a table")),
