@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Installs Debian's chromium for the console's headless-browser tests (tests/e2e/test_console.py).
+# Idempotent: does nothing when /usr/bin/chromium is already there. Playwright drives this binary
+# through `executable_path`; we never run `playwright install` (no downloaded browser builds).
+set -euo pipefail
+if [ -x /usr/bin/chromium ]; then
+  exit 0
+fi
+SUDO=""
+if [ "$(id -u)" != "0" ]; then
+  SUDO="sudo"
+fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update
+$SUDO apt-get install -y --no-install-recommends chromium
