@@ -56,6 +56,37 @@ def load_secret(data_dir: Path) -> bytes:
     return secret
 
 
+def load_project(settings: Settings) -> tuple[SchemaBundle, dict[str, Callable[..., Any]]]:
+    """The schema (with generated and workflow fields) and the CUSTOM conflict handlers.
+
+    Raises:
+        ConfigError: a missing or invalid schema, a binding or handler that does not load,
+            a [models.X] table that names no @model type.
+    """
+    schema_path = settings.schema_path
+    if not schema_path.exists():
+        raise ConfigError(f"{schema_path} not found: a project needs a schema.graphql (try `syncline init DIR`)")
+    sdl = schema_path.read_text(encoding="utf-8")
+    model_settings = {name: {"conflict": ms.conflict, "handler": ms.handler} for name, ms in settings.models.items()}
+    bundle = build_schema(
+        with_workflow_sdl(settings, sdl),
+        model_settings=model_settings,
+        resolvers=load_resolvers(settings.resolvers, settings.project_dir),
+    )
+    known = {m.name for m in bundle.models}
+    for name in settings.models:
+        if name not in known:
+            raise ConfigError(
+                f"syncline.toml: [models.{name}] names no @model type in schema.graphql "
+                f"(models: {', '.join(sorted(known)) or 'none'})"
+            )
+    handlers: dict[str, Callable[..., Any]] = {}
+    for name, ms in settings.models.items():
+        if ms.conflict == "CUSTOM" and ms.handler:
+            handlers[name] = load_callable(ms.handler, settings.project_dir, what=f"[models.{name}].handler")
+    return bundle, handlers
+
+
 @dataclass
 class Syncline:
     settings: Settings
@@ -77,29 +108,7 @@ class Syncline:
     @classmethod
     async def create(cls, settings: Settings, *, authenticator: Authenticator | None = None) -> "Syncline":
         """Load and check the whole project, open the store, migrate; raise ConfigError early."""
-        schema_path = settings.schema_path
-        if not schema_path.exists():
-            raise ConfigError(f"{schema_path} not found: a project needs a schema.graphql (try `syncline init DIR`)")
-        sdl = schema_path.read_text(encoding="utf-8")
-        model_settings = {
-            name: {"conflict": ms.conflict, "handler": ms.handler} for name, ms in settings.models.items()
-        }
-        bundle = build_schema(
-            with_workflow_sdl(settings, sdl),
-            model_settings=model_settings,
-            resolvers=load_resolvers(settings.resolvers, settings.project_dir),
-        )
-        known = {m.name for m in bundle.models}
-        for name in settings.models:
-            if name not in known:
-                raise ConfigError(
-                    f"syncline.toml: [models.{name}] names no @model type in schema.graphql "
-                    f"(models: {', '.join(sorted(known)) or 'none'})"
-                )
-        handlers: dict[str, Callable[..., Any]] = {}
-        for name, ms in settings.models.items():
-            if ms.conflict == "CUSTOM" and ms.handler:
-                handlers[name] = load_callable(ms.handler, settings.project_dir, what=f"[models.{name}].handler")
+        bundle, handlers = load_project(settings)
 
         data_dir = settings.data_dir
         data_dir.mkdir(parents=True, exist_ok=True)

@@ -2,6 +2,7 @@
 
     syncline init DIR                      scaffold a project (syncline.toml, schema.graphql, resolvers.py)
     syncline serve [DIR] [--host H] [--port P] [--data DATA_DIR]
+    syncline check [DIR]                   validate a project without serving it
     syncline backup DEST | restore SRC | export [-o FILE] | import FILE   data, see docs/operations.md
     syncline asl validate|run|test ...     the Step Functions engine, without a server
     syncline executions list|describe|history   workflow executions of a project (docs/workflows.md)
@@ -140,6 +141,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--tls-key", help="... and this PEM private key")
     p.set_defaults(func=lambda a: asyncio.run(_serve(a)))
 
+    p = sub.add_parser("check", help="validate a project (config, schema, state machines, triggers) without serving it")
+    p.add_argument("dir", nargs="?", default=".")
+    p.add_argument("--data", help="data folder (default DIR/.syncline)")
+    p.set_defaults(func=lambda a: asyncio.run(_check(a)))
+
     p = sub.add_parser("dev-cert", help="write a self-signed certificate for localhost and 127.0.0.1")
     p.add_argument("--cert", default="syncline-dev.crt")
     p.add_argument("--key", default="syncline-dev.key")
@@ -190,6 +196,17 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("rest", nargs=argparse.REMAINDER)
     p.set_defaults(func=_executions)
     return parser
+
+
+async def _check(args: argparse.Namespace) -> int:
+    from server.check import check_project
+    from server.settings import load_settings
+
+    settings = load_settings(args.dir, overrides={"data_dir": _abs_flag(args.data)})
+    for line in await check_project(settings):
+        print(line)
+    print(f"{settings.project_dir.name}: ok")
+    return 0
 
 
 def _abs_flag(path: str | None) -> Path | None:

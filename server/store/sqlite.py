@@ -338,8 +338,10 @@ class SQLiteStore:
 
     # ------------------------------------------------------------------ migration
 
-    async def migrate(self, models: Sequence[ModelSpec]) -> list[str]:
+    async def migrate(self, models: Sequence[ModelSpec], *, dry_run: bool = False) -> list[str]:
         """Adopt `models`; returns human-readable change lines.
+
+        With `dry_run`, check and report without changing anything (`syncline check`).
 
         Raises:
             SchemaMigrationError: a destructive change against existing data (names type and
@@ -370,6 +372,9 @@ class SQLiteStore:
                         "schema change refused (it would lose or invalidate stored data):\n  "
                         + "\n  ".join(problems)
                     )
+                if dry_run:
+                    conn.execute("ROLLBACK")
+                    return changes
                 conn.execute(
                     "INSERT INTO meta (key, value) VALUES ('schema', ?) "
                     "ON CONFLICT(key) DO UPDATE SET value=excluded.value",
@@ -382,6 +387,8 @@ class SQLiteStore:
                 raise
 
         changes: list[str] = await self._run(txn)
+        if dry_run:
+            return changes
         self._models = {
             spec.name: _Model(spec, InputValidator(spec), self._handlers.get(spec.name))
             for spec in models
