@@ -32,6 +32,7 @@ from server.schema.build import SchemaBundle, build_schema, format_error, load_r
 from server.auth.identity import Identity
 from server.settings import Settings
 from server.store.sqlite import SQLiteStore
+from server.web.console import ConsoleEndpoints
 from server.web.http import Authenticator, GraphQLHttpHandler, HttpLimits
 from server.web.ops import OpsEndpoints, request_id_middleware
 from server.web.realtime import RealtimeEndpoint
@@ -217,6 +218,9 @@ class Syncline:
             app.router.add_post(path, handler.post)
         # GET /graphql: WebSocket upgrades go to the real-time endpoint, other GETs to `handler.get`.
         realtime.add_routes(app)
+        ConsoleEndpoints(
+            authenticator=authenticator, store=metered, db_path=data_dir / DB_FILE, models=bundle.models
+        ).add_routes(app)
         fanout: list[asyncio.Task[None]] = []
 
         async def _start_fanout(_: web.Application) -> None:
