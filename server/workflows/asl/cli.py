@@ -3,6 +3,7 @@
     syncline asl validate FILE...
     syncline asl run FILE [--input JSON|@FILE] [--functions module.py] [--history]
     syncline asl test PATH... [--functions module.py] [--json]
+    syncline asl graph FILE [-o out.svg]
 
 `run` and `test` use the in-memory driver on a virtual clock (local.py): Waits, retries and
 timeouts complete at once while timestamps advance as if real. Exit codes: 0 success, 1 a
@@ -54,6 +55,9 @@ def _parser() -> argparse.ArgumentParser:
     test.add_argument("paths", nargs="+", type=Path)
     test.add_argument("--functions", type=Path, help="a Python file whose functions serve Lambda ARNs")
     test.add_argument("--json", action="store_true", help="one JSON object per case per line")
+    graph = sub.add_parser("graph", help="draw a definition as an SVG graph (the console's layout)")
+    graph.add_argument("file", type=Path)
+    graph.add_argument("-o", "--output", type=Path, help="write the SVG here (default: stdout)")
     return parser
 
 
@@ -74,6 +78,8 @@ def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None, std
             return _validate(args.files, out)
         if args.command == "run":
             return _run(args, out)
+        if args.command == "graph":
+            return _graph(args.file, args.output, out)
         return _test(args, out, err)
     except UsageError as exc:
         print(f"syncline asl: {exc}", file=err)
@@ -102,6 +108,24 @@ def _validate(files: list[Path], out: TextIO) -> int:
         print(format_diagnostics(diagnostics, source=str(path)), file=out)
         failed = failed or has_errors(diagnostics)
     return 1 if failed else 0
+
+
+def _graph(path: Path, output: Path | None, out: TextIO) -> int:
+    # Imported here: the layout lives beside the engine (server/workflows/graph.py), not in asl/.
+    from server.workflows.graph import layout, to_svg
+
+    try:
+        svg = to_svg(layout(_read_json(path, "definition")))
+    except AslSyntaxError as exc:
+        raise UsageError(f"{path}: {exc.message}") from exc
+    if output is None:
+        print(svg, file=out)
+    else:
+        try:
+            output.write_text(svg + "\n", encoding="utf-8")
+        except OSError as exc:
+            raise UsageError(f"cannot write {output}: {exc.strerror or exc}") from exc
+    return 0
 
 
 def load_functions(path: Path | None) -> dict[str, Callable[[Any], Any]]:
