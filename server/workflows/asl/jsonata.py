@@ -32,6 +32,7 @@ from jsonata import jexception as _jexception
 from jsonata import utils as _jutils
 
 from .errors import STATES_QUERY_EVALUATION_ERROR, AslError, AslSyntaxError
+from .model import json_type
 
 __all__ = [
     "evaluate_jsonata",
@@ -139,17 +140,7 @@ def _to_json(value: Any) -> Any:
 
 def jsonata_type_name(value: Any) -> str:
     """The JSON type AWS names in causes: 'array', 'object', 'string', 'number', 'boolean', 'null'."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, (int, float)):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "array"
-    return "object"
+    return json_type(value)
 
 
 def _compact(value: Any) -> str:

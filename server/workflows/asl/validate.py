@@ -62,6 +62,7 @@ from . import intrinsics as _intrinsics
 from .intrinsics import is_intrinsic, parse_intrinsic
 from .jsonata import parse_jsonata
 from .jsonpath import parse_path, parse_reference_path
+from .model import json_type
 
 __all__ = [
     "Diagnostic",
@@ -361,19 +362,6 @@ def _is_int(value: Any) -> bool:
 def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
-
-def _type_name(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, (int, float)):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "array"
-    return "object"
 
 
 def _names(fields: frozenset[str] | set[str]) -> str:
@@ -756,7 +744,7 @@ class _Validator:
             self.schema(
                 "/",
                 f"The definition must be a JSON object with StartAt and States, "
-                f"not {_type_name(root)}.",
+                f"not {json_type(root)}.",
             )
             return
         query_language = _JSONPATH
@@ -785,7 +773,7 @@ class _Validator:
         if not isinstance(machine, dict):
             self.schema(
                 location,
-                f"Expected an object with StartAt and States, not {_type_name(machine)}.",
+                f"Expected an object with StartAt and States, not {json_type(machine)}.",
             )
             return
         self.fields(prefix, machine, allowed, "here")
@@ -899,7 +887,7 @@ class _Validator:
     ) -> bool:
         """Validate one state; collect its transitions; return whether it is terminal."""
         if not isinstance(state, dict):
-            self.schema(loc, f"A state must be an object, not {_type_name(state)}.")
+            self.schema(loc, f"A state must be an object, not {json_type(state)}.")
             return False
         state_type = state.get("Type")
         if not isinstance(state_type, str) or state_type not in _FIELDS:
@@ -1009,7 +997,7 @@ class _Validator:
         if isinstance(target, str):
             transitions.append((target, loc))
         else:
-            self.schema(loc, f"Expected a state name (string), not {_type_name(target)}.")
+            self.schema(loc, f"Expected a state name (string), not {json_type(target)}.")
 
     # -- input/output processing common to several state types -------------------------------
 
@@ -1034,7 +1022,7 @@ class _Validator:
                     self.schema(
                         f"{loc}/Arguments",
                         "Arguments must be an object or a \"{% expression %}\" string, "
-                        f"not {_type_name(value)}.",
+                        f"not {json_type(value)}.",
                     )
                 self.jsonata_values(f"{loc}/Arguments", value)
             if "Output" in state:
@@ -1048,7 +1036,7 @@ class _Validator:
     def path(self, loc: str, value: Any, *, reference: bool = False, number: bool = False) -> None:
         """A field that holds a JSONPath (InputPath, SecondsPath, Variable, ...)."""
         if not isinstance(value, str):
-            self.schema(loc, f"Expected a JSONPath string, not {_type_name(value)}.")
+            self.schema(loc, f"Expected a JSONPath string, not {json_type(value)}.")
             return
         reason = _check_path_syntax(value, reference=reference, number=number)
         if reason is not None:
@@ -1060,7 +1048,7 @@ class _Validator:
             self.schema(
                 loc,
                 f"A '.$' field takes a JSONPath or intrinsic function string, "
-                f"not {_type_name(value)}.",
+                f"not {json_type(value)}.",
             )
             return
         if value.startswith("States."):
@@ -1095,7 +1083,7 @@ class _Validator:
         a path is probably a forgotten ".$" (AWS's NO_DOLLAR warning).
         """
         if require_object and not isinstance(value, dict):
-            self.schema(loc, f"Expected an object, not {_type_name(value)}.")
+            self.schema(loc, f"Expected an object, not {json_type(value)}.")
             return
         for item_loc, key, item in _walk(loc, value):
             if key is not None and key.endswith(".$"):
@@ -1159,7 +1147,7 @@ class _Validator:
 
     def string_or_jsonata(self, loc: str, value: Any, ql: str) -> None:
         if not isinstance(value, str):
-            self.schema(loc, f"Expected a string, not {_type_name(value)}.")
+            self.schema(loc, f"Expected a string, not {json_type(value)}.")
         elif ql == _JSONATA:
             self.jsonata_string(loc, value)
 
@@ -1281,7 +1269,7 @@ class _Validator:
 
     def jsonata_rule(self, rule: Any, loc: str, transitions: list[tuple[str, str]]) -> None:
         if not isinstance(rule, dict):
-            self.schema(loc, f"A choice rule must be an object, not {_type_name(rule)}.")
+            self.schema(loc, f"A choice rule must be an object, not {json_type(rule)}.")
             return
         for name in rule:
             if name not in _JSONATA_RULE_FIELDS:
@@ -1332,7 +1320,7 @@ class _Validator:
             self.diagnostics.append(_too_deep(loc))
             return
         if not isinstance(rule, dict):
-            self.schema(loc, f"A choice rule must be an object, not {_type_name(rule)}.")
+            self.schema(loc, f"A choice rule must be an object, not {json_type(rule)}.")
             return
         operators = [name for name in rule if name in _COMPARATORS or name in _LOGICAL]
         allowed = set(_COMPARATORS) | set(_LOGICAL) | {"Variable", "Comment"}
@@ -1393,11 +1381,11 @@ class _Validator:
         if kind == "path":
             self.path(loc, value)
         elif kind == "string" and not isinstance(value, str):
-            self.schema(loc, f"{operator} takes a string, not {_type_name(value)}.")
+            self.schema(loc, f"{operator} takes a string, not {json_type(value)}.")
         elif kind == "number" and not _is_number(value):
-            self.schema(loc, f"{operator} takes a number, not {_type_name(value)}.")
+            self.schema(loc, f"{operator} takes a number, not {json_type(value)}.")
         elif kind == "boolean" and not isinstance(value, bool):
-            self.schema(loc, f"{operator} takes true or false, not {_type_name(value)}.")
+            self.schema(loc, f"{operator} takes true or false, not {json_type(value)}.")
         elif kind == "timestamp" and not _is_timestamp(value):
             self.schema(
                 loc,
@@ -1633,7 +1621,7 @@ class _Validator:
         for index, retrier in enumerate(retriers):
             r_loc = f"{loc}[{index}]"
             if not isinstance(retrier, dict):
-                self.schema(r_loc, f"A retrier must be an object, not {_type_name(retrier)}.")
+                self.schema(r_loc, f"A retrier must be an object, not {json_type(retrier)}.")
                 continue
             self.fields(r_loc, retrier, _RETRIER_FIELDS, "in a retrier")
             self.error_equals(retrier, r_loc, index == len(retriers) - 1, "retrier")
@@ -1665,7 +1653,7 @@ class _Validator:
         for index, catcher in enumerate(catchers):
             c_loc = f"{loc}[{index}]"
             if not isinstance(catcher, dict):
-                self.schema(c_loc, f"A catcher must be an object, not {_type_name(catcher)}.")
+                self.schema(c_loc, f"A catcher must be an object, not {json_type(catcher)}.")
                 continue
             self.fields(c_loc, catcher, _CATCHER_FIELDS[ql], "in a catcher")
             self.error_equals(catcher, c_loc, index == len(catchers) - 1, "catcher")
