@@ -24,6 +24,7 @@ from server.auth.tls import ssl_context
 from server.errors import ConfigError, Unauthorized
 from server.loader import load_callable
 from server.metrics import MeteredStore, Metrics
+from server.mqtt import MqttService
 from server.ratelimit import Rate, RateLimiter
 from server.realtime import LocalBus, SubscriptionRegistry, install_publisher
 from server.realtime.registry import AuthView, SubscriptionError, Subscriber, model_view
@@ -105,6 +106,8 @@ class Syncline:
     realtime: RealtimeEndpoint | None = None
     #: Workflows (server/workflows/service.py); None when the project has none.
     workflows: Workflows | None = None
+    #: The embedded MQTT broker (server/mqtt/); None when [mqtt] enabled = false.
+    mqtt: MqttService | None = None
 
     @classmethod
     async def create(cls, settings: Settings, *, authenticator: Authenticator | None = None) -> "Syncline":
@@ -237,6 +240,20 @@ class Syncline:
         if workflows is not None:
             workflows.add_to(app)
             ops.add_check("workflows", workflows.check)
+        mqtt: MqttService | None = None
+        if settings.mqtt.enabled:
+            cert, key = settings.server.tls_cert, settings.server.tls_key
+            mqtt = MqttService(
+                settings=settings.mqtt,
+                authenticator=authenticator,
+                registry=registry,
+                models=bundle.models,
+                tls=(_abs(settings, cert), _abs(settings, key)) if cert is not None and key is not None else None,
+            )
+            mqtt.add_to(app)
+            store.add_listener(mqtt.on_change)
+            handler.subscription_handshake = mqtt.handshake
+            ops.add_check("broker", mqtt.ready)
 
         async def _close_store(_: web.Application) -> None:
             if owned_auth is not None:
@@ -257,6 +274,7 @@ class Syncline:
             bus=bus,
             realtime=realtime,
             workflows=workflows,
+            mqtt=mqtt,
         )
 
 

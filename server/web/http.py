@@ -64,6 +64,12 @@ class Authenticator(Protocol):
 
 
 ErrorFormatter = Callable[[GraphQLError, bool], dict[str, Any]]
+#: Serves a subscription POSTed over HTTP (AppSync's MQTT mode, server/mqtt/): (request,
+#: identity, document, operation, params, format_error) → (status, body).
+SubscriptionHandshake = Callable[
+    [web.Request, Identity, DocumentNode, OperationDefinitionNode, Mapping[str, Any], ErrorFormatter],
+    Awaitable[tuple[int, dict[str, Any]]],
+]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -106,6 +112,8 @@ class GraphQLHttpHandler:
         self._on_result = on_result
         self._throttle = throttle
         self._cache: OrderedDict[str, _Prepared] = OrderedDict()
+        #: Set by the composition root when MQTT serves subscriptions posted over HTTP.
+        self.subscription_handshake: SubscriptionHandshake | None = None
         rules: list[Any] = [depth_rule(limits.max_query_depth)]
         if not limits.introspection:
             rules.append(NoSchemaIntrospectionCustomRule)
@@ -205,6 +213,12 @@ class GraphQLHttpHandler:
                 else "the document has several operations; send `operationName`"
             )
             return self._finish(request, started, "invalid", 400, _error_body(msg, "BadRequest"))
+        if operation.operation == OperationType.SUBSCRIPTION and self.subscription_handshake is not None:
+            status, answer = await self.subscription_handshake(
+                request, identity, prepared.document, operation, params, self._format_error
+            )
+            outcome = "ok" if status == 200 and "errors" not in answer else "error"
+            return self._finish(request, started, outcome, status, answer, operation=operation)
         if operation.operation == OperationType.SUBSCRIPTION:
             return self._finish(
                 request,

@@ -1,0 +1,148 @@
+"""The embedded amqtt broker: its config, its auth and topic-ACL plugins, and two overrides.
+
+amqtt asks its plugins at CONNECT (`authenticate`) and on SUBSCRIBE, PUBLISH and every single
+delivery (`topic_filtering`, action RECEIVE). Our plugins hand the first three to a `Gate`
+(server/mqtt/_service.py). RECEIVE is answered here without calling the plugins: a client only
+holds subscriptions the ACL granted, and an expired grant removes the broker's subscription, so a
+per-delivery check would add nothing but one task per plugin per delivery.
+
+The second override bounds what a disconnected persistent session (clean_session=False) keeps:
+amqtt queues QoS 1 messages for it without limit; past `max_offline_messages` they are dropped.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from amqtt.broker import Broker
+from amqtt.contexts import Action
+from amqtt.plugins.base import BaseAuthPlugin, BaseTopicPlugin
+from amqtt.session import Session
+
+__all__ = ["AuthPlugin", "Gate", "SynclineBroker", "TopicAclPlugin", "broker_config"]
+
+log = logging.getLogger("syncline.mqtt")
+
+WS_LISTENER = "syncline-ws"
+TCP_LISTENER = "default"
+
+
+class Gate(Protocol):
+    """What the plugins ask (implemented by MqttService)."""
+
+    async def authenticate_session(self, session: Session) -> bool: ...
+
+    def may_subscribe(self, session: Session, topic: str) -> bool: ...
+
+    def may_publish(self, session: Session, topic: str) -> bool: ...
+
+
+class AuthPlugin(BaseAuthPlugin):  # type: ignore[misc]
+    """CONNECT → Syncline's Authenticator (username names the mode, password is the credential)."""
+
+    @dataclass
+    class Config:
+        gate: Any = None
+
+    async def authenticate(self, *, session: Session) -> bool | None:
+        gate: Gate = self.context.config.gate
+        return await gate.authenticate_session(session)
+
+
+class TopicAclPlugin(BaseTopicPlugin):  # type: ignore[misc]
+    """SUBSCRIBE and PUBLISH → the topic ACL (refusals become SUBACK 0x80 / a dropped publish)."""
+
+    @dataclass
+    class Config:
+        gate: Any = None
+
+    async def topic_filtering(
+        self, *, session: Session | None = None, topic: str | None = None, action: Action | None = None
+    ) -> bool | None:
+        gate: Gate = self.context.config.gate
+        if session is None or topic is None:
+            return False
+        if action == Action.SUBSCRIBE:
+            return gate.may_subscribe(session, topic)
+        if action == Action.PUBLISH:
+            return gate.may_publish(session, topic)
+        return True
+
+
+class SynclineBroker(Broker):  # type: ignore[misc]
+    """amqtt's Broker with the RECEIVE fast path and bounded offline queues (module docstring)."""
+
+    def __init__(self, config: dict[str, Any], *, max_offline_messages: int) -> None:
+        super().__init__(config)
+        self.max_offline_messages = max_offline_messages
+        self.dropped_offline = 0
+
+    async def _topic_filtering(self, session: Session, topic: str, action: Action) -> bool:
+        if action == Action.RECEIVE:
+            return True
+        result: bool = await super()._topic_filtering(session, topic, action)
+        return result
+
+    async def _retain_broadcast_message(self, broadcast: dict[str, Any], qos: int, target_session: Session) -> None:
+        if target_session.retained_messages.qsize() >= self.max_offline_messages:
+            self.dropped_offline += 1
+            if self.dropped_offline == 1 or self.dropped_offline % 1000 == 0:
+                log.warning(
+                    "offline MQTT session %s holds %d messages; dropping (%d dropped so far)",
+                    target_session.client_id,
+                    self.max_offline_messages,
+                    self.dropped_offline,
+                )
+            return
+        await super()._retain_broadcast_message(broadcast, qos, target_session)
+
+    def publish_nowait(self, topic: str, data: bytes) -> None:
+        """Queue a server publish (each subscriber gets it at its subscription's QoS)."""
+        self._broadcast_queue.put_nowait({"session": None, "topic": topic, "data": data})
+
+    def unsubscribe_client(self, client_id: str, topic: str) -> bool:
+        """Remove one client's subscription to `topic` (a grant expired)."""
+        entry = self._sessions.get(client_id)
+        if entry is None:
+            return False
+        removed = bool(self._del_subscription(topic, entry[0]))
+        if topic in self._subscriptions and not self._subscriptions[topic]:
+            del self._subscriptions[topic]
+        return removed
+
+    @property
+    def running(self) -> bool:
+        return bool(self.transitions.state == "started")
+
+
+def broker_config(
+    gate: Gate,
+    *,
+    tcp: tuple[str, int] | None,
+    tls: tuple[str, str] | None,
+) -> dict[str, Any]:
+    """amqtt's config: the external (aiohttp) listener, the optional TCP one, our two plugins.
+
+    amqtt copies the "default" listener's values into every other listener's unset fields, so
+    the TCP listener (when on) is "default" and the external one sets its own type and bind.
+    """
+    external = {"type": "external", "bind": "aiohttp:/mqtt", "max_connections": 0}
+    listeners: dict[str, Any]
+    if tcp is not None:
+        host, port = tcp
+        default: dict[str, Any] = {"type": "tcp", "bind": f"{host}:{port}", "max_connections": 0}
+        if tls is not None:
+            default.update(ssl=True, certfile=tls[0], keyfile=tls[1])
+        listeners = {TCP_LISTENER: default, WS_LISTENER: external}
+    else:
+        listeners = {TCP_LISTENER: external}
+    return {
+        "listeners": listeners,
+        "timeout_disconnect_delay": 0,
+        "plugins": {
+            f"{__name__}.AuthPlugin": {"gate": gate},
+            f"{__name__}.TopicAclPlugin": {"gate": gate},
+        },
+    }

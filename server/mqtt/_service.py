@@ -1,0 +1,343 @@
+"""The MQTT adapter: the embedded broker's lifecycle, `/mqtt`, the POST handshake, model topics.
+
+- `/mqtt` upgrades to WebSocket (subprotocol `mqtt`) and hands the connection to amqtt's
+  `external_connected`, so MQTT shares the server's port, TLS and process.
+- A subscription POSTed to /graphql (AppSync's MQTT mode) is registered in the subscription
+  registry once per *group*: the group gets one topic and one registry subscriber whose sink
+  publishes the group's payload (serialised once) to that topic. Each POST grants its client id
+  the topic until `expireTime`; the grant's expiry removes the client's broker subscription and,
+  when no grant is left, the group's registry subscriber.
+- Committed store changes are published on the model topics (server/mqtt/_acl.py).
+- CONNECT is authenticated by the server's Authenticator; SUBSCRIBE and PUBLISH go through the
+  topic ACL. Every refusal is logged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import secrets
+import time
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+from amqtt.session import Session
+from graphql import DocumentNode, GraphQLError, OperationDefinitionNode
+
+from server.auth.authenticate import headers_from_mqtt_connect
+from server.auth.identity import Identity
+from server.auth.policy import owner_values, policy_for, row_filter
+from server.errors import Unauthorized
+from server.models import ModelSpec
+from server.mqtt._acl import Grants, TopicAcl, group_topic, owner_levels, principal_key
+from server.mqtt._broker import TCP_LISTENER, WS_LISTENER, SynclineBroker, broker_config
+from server.mqtt._transport import WebSocketReader, WebSocketWriter
+from server.realtime.registry import Subscriber, SubscriptionError, SubscriptionRegistry
+from server.settings import MqttSettings
+from server.store.base import ChangeEvent
+from server.web.http import Authenticator
+
+__all__ = ["MqttService"]
+
+log = logging.getLogger("syncline.mqtt")
+
+#: The largest MQTT-over-WebSocket frame accepted (MQTT packets are split across frames anyway).
+MAX_FRAME_BYTES = 1 << 20
+
+
+@dataclass(eq=False)
+class _GroupTopic:
+    topic: str
+    subscriber: Subscriber
+
+
+class MqttService:
+    """The embedded broker and everything that feeds it (module docstring).
+
+    Args:
+        settings: `[mqtt]`.
+        authenticator: the server's Authenticator (CONNECT uses the same modes as HTTP).
+        registry: the subscription registry (the WebSocket endpoint's, so groups are shared).
+        models: the @model specs (model topics and their @auth rules).
+        tls: (certificate, key) when the server serves TLS; the TCP listener uses them too.
+        clock: wall-clock seconds (grants expire on it; tests pass their own).
+    """
+
+    def __init__(
+        self,
+        *,
+        settings: MqttSettings,
+        authenticator: Authenticator,
+        registry: SubscriptionRegistry,
+        models: Sequence[ModelSpec],
+        tls: tuple[Path, Path] | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.settings = settings
+        self._auth = authenticator
+        self._registry = registry
+        self._models = {m.name: m for m in models}
+        self._tls = tls
+        self._clock = clock
+        self.acl = TopicAcl(topic_prefix=settings.topic_prefix, graphql_prefix=settings.graphql_prefix, models=self._models)
+        self.grants = Grants()
+        self.broker: SynclineBroker | None = None
+        self.tcp_port: int | None = None
+        self._identities: dict[str, Identity] = {}
+        self._groups: dict[str, _GroupTopic] = {}
+        self._op_topics: dict[str, str] = {}
+        self._sockets: set[web.WebSocketResponse] = set()
+        self._wake = asyncio.Event()
+        self.refusals = 0
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def add_to(self, app: web.Application) -> None:
+        """Route /mqtt, start the broker with the app and stop it after the connections."""
+        app.router.add_get("/mqtt", self.websocket)
+        app.cleanup_ctx.append(self._lifetime)
+
+        async def close_sockets(_: web.Application) -> None:
+            await asyncio.gather(*(ws.close(code=1001, message=b"server shutdown") for ws in list(self._sockets)), return_exceptions=True)
+
+        app.on_shutdown.append(close_sockets)
+
+    async def _lifetime(self, _: web.Application) -> AsyncIterator[None]:
+        tcp = (self.settings.tcp_host, self.settings.tcp_port) if self.settings.tcp_port is not None else None
+        tls = (str(self._tls[0]), str(self._tls[1])) if self._tls is not None else None
+        broker = SynclineBroker(broker_config(self, tcp=tcp, tls=tls), max_offline_messages=self.settings.max_offline_messages)
+        await broker.start()
+        self.broker = broker
+        if tcp is not None:
+            server = broker._servers[TCP_LISTENER].instance
+            self.tcp_port = int(server.sockets[0].getsockname()[1])
+            log.info("MQTT over TCP on %s:%d", tcp[0], self.tcp_port)
+        expiry = asyncio.create_task(self._expire_forever(), name="syncline-mqtt-grants")
+        try:
+            yield
+        finally:
+            expiry.cancel()
+            await asyncio.gather(expiry, return_exceptions=True)
+            for g in list(self._groups.values()):
+                self._registry.unsubscribe(g.subscriber)
+            self._groups.clear()
+            self.broker = None
+            await broker.shutdown()
+
+    async def ready(self) -> None:
+        """Readiness check "broker": raise unless the broker is serving."""
+        if self.broker is None or not self.broker.running:
+            raise RuntimeError("the MQTT broker is not running")
+
+    @property
+    def _listener(self) -> str:
+        return WS_LISTENER if self.settings.tcp_port is not None else TCP_LISTENER
+
+    # -- /mqtt -----------------------------------------------------------------------------
+
+    async def websocket(self, request: web.Request) -> web.StreamResponse:
+        if request.headers.get("Upgrade", "").lower() != "websocket":
+            raise web.HTTPBadRequest(text="/mqtt takes MQTT over WebSocket (Upgrade: websocket, subprotocol mqtt)\n")
+        broker = self.broker
+        if broker is None:
+            raise web.HTTPServiceUnavailable(text="the MQTT broker is not running\n")
+        ws = web.WebSocketResponse(protocols=("mqtt", "mqttv3.1"), autoping=True, compress=False, max_msg_size=MAX_FRAME_BYTES)
+        await ws.prepare(request)
+        self._sockets.add(ws)
+        writer = WebSocketWriter(ws, request, max_pending=self.settings.send_queue, max_bytes=self.settings.send_queue_bytes)
+        try:
+            await broker.external_connected(WebSocketReader(ws), writer, self._listener)
+        finally:
+            self._sockets.discard(ws)
+            if not ws.closed:
+                await ws.close()
+        return ws
+
+    # -- the Gate (called by the amqtt plugins) --------------------------------------------
+
+    async def authenticate_session(self, session: Session) -> bool:
+        client = session.client_id or ""
+        try:
+            headers = headers_from_mqtt_connect(session.username, session.password)
+            identity = await self._auth.authenticate(
+                headers, method="POST", path="/mqtt", query="", body=b"", source_ip=session.remote_address
+            )
+        except Unauthorized as exc:
+            self._refused("CONNECT", client, "-", exc.message)
+            return False
+        principal = _principal(identity)
+        bound = self.grants.bound_to(client)
+        previous = self._identities.get(client)
+        if (bound is not None and bound != principal) or (
+            previous is not None and _principal(previous) != principal and not session.clean_session
+        ):
+            self._refused("CONNECT", client, "-", "this client id belongs to another identity")
+            return False
+        self._identities[client] = identity
+        return True
+
+    def may_subscribe(self, session: Session, topic: str) -> bool:
+        client = session.client_id or ""
+        identity = self._identities.get(client)
+        if identity is None:
+            self._refused("SUBSCRIBE", client, topic, "not authenticated")
+            return False
+        principal = _principal(identity)
+        now = self._clock()
+        decision = self.acl.can_subscribe(
+            topic,
+            granted=lambda t: self.grants.allows(client, principal, t, now),
+            scope=lambda model: self._scope(identity, model),
+        )
+        if not decision.allowed:
+            self._refused("SUBSCRIBE", client, topic, decision.reason)
+        return decision.allowed
+
+    def may_publish(self, session: Session, topic: str) -> bool:
+        decision = self.acl.can_publish(topic)
+        if not decision.allowed:
+            self._refused("PUBLISH", session.client_id or "", topic, decision.reason)
+        return decision.allowed
+
+    def _refused(self, what: str, client: str, topic: str, reason: str) -> None:
+        self.refusals += 1
+        log.warning("MQTT %s refused: client=%s topic=%s reason=%s", what, client, topic, reason)
+
+    def _scope(self, identity: Identity, model: str) -> frozenset[str] | None:
+        spec = self._models[model]
+        try:
+            rows = row_filter(identity, spec, "listen")
+        except Unauthorized as exc:
+            raise LookupError(exc.message) from exc
+        if rows is None:
+            return None
+        owners: set[str] = set()
+        for rule in policy_for(spec).rules:
+            if rule.allow == "owner" and "listen" in rule.operations and rule.mode == identity.auth_mode:
+                owners |= owner_values(identity, rule.identity_claim)[1]
+        return frozenset(owners)
+
+    # -- GraphQL subscriptions over MQTT (the POST handshake) -------------------------------
+
+    async def handshake(
+        self,
+        request: web.Request,
+        identity: Identity,
+        document: DocumentNode,
+        operation: OperationDefinitionNode,
+        params: Mapping[str, Any],
+        format_error: Callable[[GraphQLError, bool], dict[str, Any]],
+    ) -> tuple[int, dict[str, Any]]:
+        """Register (or join) the subscription's group and grant its topic; AppSync's answer.
+
+        Returns the HTTP status and body: `extensions.subscription` with `mqttConnections`
+        and `newSubscriptions`, or GraphQL errors (bad subscription, refused, client id
+        bound to another identity).
+        """
+        if self.broker is None:
+            return 503, _errors("the MQTT broker is not running", "ServiceUnavailable")
+        extensions = params.get("extensions")
+        filter_group = extensions.get("filterGroup") if isinstance(extensions, Mapping) else None
+        requested = None
+        if isinstance(extensions, Mapping) and isinstance(extensions.get("subscription"), Mapping):
+            requested = extensions["subscription"].get("client")
+        if requested is not None and (not isinstance(requested, str) or not 0 < len(requested) <= 128):
+            return 400, _errors("extensions.subscription.client must be a client id of 1-128 characters", "BadRequest")
+        client = requested or f"syncline-{secrets.token_hex(12)}"
+        op_id = secrets.token_hex(8)
+        try:
+            sub = self._registry.subscribe(
+                sink=self,
+                op_id=op_id,
+                document=document,
+                query=str(params.get("query")),
+                identity=identity,
+                variables=params.get("variables"),
+                operation_name=params.get("operationName"),
+                filter_group=filter_group,
+            )
+        except SubscriptionError as exc:
+            return 200, {"data": None, "errors": exc.errors}
+        topic = group_topic(self.settings.graphql_prefix, sub.group.key)
+        if topic in self._groups:
+            self._registry.unsubscribe(sub)  # the group already publishes on its topic
+        else:
+            self._groups[topic] = _GroupTopic(topic, sub)
+            self._op_topics[op_id] = topic
+        expires = self._clock() + self.settings.grant_ttl_ms / 1000
+        try:
+            self.grants.grant(client, _principal(identity), topic, expires)
+        except PermissionError as exc:
+            self._release_unused()
+            return 403, _errors(str(exc), "Unauthorized")
+        self._wake.set()
+        field_name = sub.group.field_name
+        scheme = "wss" if request.secure else "ws"
+        return 200, {
+            "data": {field_name: None},
+            "extensions": {
+                "subscription": {
+                    "version": "1.0",
+                    "mqttConnections": [{"url": f"{scheme}://{request.host}/mqtt", "client": client, "topics": [topic]}],
+                    "newSubscriptions": {field_name: {"topic": topic, "expireTime": int(expires * 1000)}},
+                }
+            },
+        }
+
+    def deliver(self, op_id: str, payload_json: str) -> None:
+        """The registry's sink: one publish per group and event, to the group's topic."""
+        topic = self._op_topics.get(op_id)
+        if topic is not None and self.broker is not None:
+            self.broker.publish_nowait(topic, payload_json.encode())
+
+    async def _expire_forever(self) -> None:
+        while True:
+            now = self._clock()
+            for client, topic in self.grants.expire(now):
+                if self.broker is not None and self.broker.unsubscribe_client(client, topic):
+                    log.info("MQTT grant expired: client=%s topic=%s (subscription removed)", client, topic)
+            self._release_unused()
+            nxt = self.grants.next_expiry()
+            delay = 1.0 if nxt is None else min(max(nxt - now, 0.01), 1.0)
+            self._wake.clear()
+            try:
+                await asyncio.wait_for(self._wake.wait(), delay)
+            except TimeoutError:
+                pass
+
+    def _release_unused(self) -> None:
+        live = self.grants.topics()
+        for topic in [t for t in self._groups if t not in live]:
+            g = self._groups.pop(topic)
+            self._op_topics.pop(g.subscriber.op_id, None)
+            self._registry.unsubscribe(g.subscriber)
+
+    # -- model topics ----------------------------------------------------------------------
+
+    def on_change(self, event: ChangeEvent) -> None:
+        """Store listener: publish the committed item on its model topics."""
+        broker = self.broker
+        spec = self._models.get(event.model)
+        if broker is None or spec is None:
+            return
+        policy = policy_for(spec)
+        item: dict[str, Any] = dict(event.item)
+        for name in policy.field_rules:  # field-level rules differ per reader: such fields stay off model topics
+            item.pop(name, None)
+        data = json.dumps(item, separators=(",", ":"), default=str).encode()
+        broker.publish_nowait(self.acl.model_topic(event.model, event.op), data)
+        owner_fields = [r.owner_field for r in policy.rules if r.allow == "owner"]
+        for owner in owner_levels(event.item, owner_fields):
+            broker.publish_nowait(self.acl.model_topic(event.model, event.op, owner), data)
+
+
+def _principal(identity: Identity) -> str:
+    return principal_key(identity.auth_mode, identity.api_key_id, identity.sub, identity.username)
+
+
+def _errors(message: str, error_type: str) -> dict[str, Any]:
+    return {"data": None, "errors": [{"message": message, "errorType": error_type, "extensions": {"errorType": error_type}}]}

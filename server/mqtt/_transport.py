@@ -1,0 +1,126 @@
+"""aiohttp WebSocket ↔ amqtt stream adapters (MQTT over WebSocket on the server's own port).
+
+amqtt's broker reads and writes through `ReaderAdapter` / `WriterAdapter`; these feed it an
+aiohttp `WebSocketResponse`. The reader waits on the socket with no timeout of its own: MQTT's
+keep-alive (enforced by amqtt from the CONNECT's keep_alive) is the only idle limit, so an idle
+subscriber is never dropped for being quiet (amqtt's integration sample used a 0.5 s read
+timeout, which disconnects every quiet subscriber).
+
+The writer bounds what one connection may hold: packets whose send has not finished and bytes
+buffered in the transport. Past either limit the connection is a slow consumer: it is aborted,
+its pending packets dropped, so a subscriber that stops reading never grows the server's memory.
+"""
+
+from __future__ import annotations
+
+import logging
+import ssl
+
+from aiohttp import WSMsgType, web
+from amqtt.adapters import ReaderAdapter, WriterAdapter
+
+__all__ = ["WebSocketReader", "WebSocketWriter"]
+
+log = logging.getLogger("syncline.mqtt")
+
+
+class WebSocketReader(ReaderAdapter):  # type: ignore[misc]
+    """Binary WebSocket frames → the byte stream amqtt parses (frames may split packets)."""
+
+    def __init__(self, ws: web.WebSocketResponse) -> None:
+        self._ws = ws
+        self._buf = bytearray()
+        self._eof = False
+
+    async def read(self, n: int = -1) -> bytes:
+        while not self._eof and (len(self._buf) < n if n > 0 else not self._buf):
+            msg = await self._ws.receive()  # no timeout: MQTT keep-alive is the idle limit
+            if msg.type is WSMsgType.BINARY:
+                self._buf.extend(msg.data)
+            elif msg.type is WSMsgType.TEXT:
+                log.warning("MQTT over WebSocket takes binary frames only; closing")
+                self._eof = True
+            else:  # CLOSE, CLOSING, CLOSED, ERROR
+                self._eof = True
+        if n < 0 or n >= len(self._buf):
+            data = bytes(self._buf)
+            self._buf.clear()
+        else:
+            data = bytes(self._buf[:n])
+            del self._buf[:n]
+        return data
+
+    def feed_eof(self) -> None:
+        self._eof = True
+
+
+class WebSocketWriter(WriterAdapter):  # type: ignore[misc]
+    """amqtt's packets → binary frames, with a bounded send queue (see the module docstring)."""
+
+    def __init__(
+        self,
+        ws: web.WebSocketResponse,
+        request: web.Request,
+        *,
+        max_pending: int,
+        max_bytes: int,
+    ) -> None:
+        self._ws = ws
+        self._request = request
+        self._buf = bytearray()
+        self._max_pending = max_pending
+        self._max_bytes = max_bytes
+        self._pending = 0
+        self.slow = False
+
+    def write(self, data: bytes) -> None:
+        if self.slow or self._ws.closed:
+            return
+        self._buf.extend(data)
+        transport = self._request.transport
+        buffered = transport.get_write_buffer_size() if transport is not None else 0
+        if self._pending >= self._max_pending or buffered + len(self._buf) > self._max_bytes:
+            self._slow_consumer(buffered)
+
+    async def drain(self) -> None:
+        if not self._buf or self.slow:
+            return
+        data = bytes(self._buf)
+        self._buf.clear()
+        self._pending += 1
+        try:
+            await self._ws.send_bytes(data)
+        except (ConnectionError, RuntimeError):  # closed meanwhile: the reader sees EOF
+            self._buf.clear()
+        finally:
+            self._pending -= 1
+
+    def get_peer_info(self) -> tuple[str, int] | None:
+        transport = self._request.transport
+        peer = transport.get_extra_info("peername") if transport is not None else None
+        if isinstance(peer, (tuple, list)) and len(peer) >= 2:
+            return str(peer[0]), int(peer[1])
+        return ("unknown", 0)
+
+    def get_ssl_info(self) -> ssl.SSLObject | None:
+        transport = self._request.transport
+        obj = transport.get_extra_info("ssl_object") if transport is not None else None
+        return obj if isinstance(obj, ssl.SSLObject) else None
+
+    async def close(self) -> None:
+        self._buf.clear()
+        if not self._ws.closed:
+            await self._ws.close()
+
+    def _slow_consumer(self, buffered: int) -> None:
+        log.warning(
+            "disconnecting a slow MQTT consumer from %s: %d packets in flight, %d bytes buffered",
+            self._request.remote,
+            self._pending,
+            buffered + len(self._buf),
+        )
+        self.slow = True
+        self._buf.clear()
+        transport = self._request.transport
+        if transport is not None:
+            transport.abort()
