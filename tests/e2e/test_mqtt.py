@@ -114,3 +114,133 @@ async def test_handshake_topic_receives_the_group_payload(todo: Served) -> None:
         assert payload["data"]["onCreateTodo"]["title"] == "grouped"
     finally:
         await sub.close()
+
+
+async def serve_with(tmp_path: Path, mqtt_toml: str) -> AsyncIterator[Served]:
+    project = copy_project("todo", tmp_path)
+    with (project / "syncline.toml").open("a", encoding="utf-8") as f:
+        f.write("\n[mqtt]\n" + mqtt_toml + "\n")
+    async for served in serve_project(project):
+        yield served
+
+
+async def test_acl_refuses_wildcards_ungranted_topics_and_client_publishes(todo: Served) -> None:
+    sub = Paho(todo.running.port)
+    assert await sub.connect() == 0
+    try:
+        assert await sub.subscribe("#") == [0x80]
+        assert await sub.subscribe("models/#") == [0x80]
+        assert await sub.subscribe("+/Todo/create") == [0x80]
+        assert await sub.subscribe("graphql/0123456789abcdef0123456789abcdef") == [0x80]
+        assert await sub.subscribe("models/Todo/create", qos=1) == [1]
+        sub.client.publish("models/Todo/create", json.dumps({"id": "forged"}), qos=1)
+        await todo.client.ok(CREATE, {"input": {"title": "real"}})
+        topic, item = await sub.next()
+        assert item["title"] == "real"  # the forged publish was dropped, not delivered first
+        assert sub.messages.empty()
+    finally:
+        await sub.close()
+    assert todo.running.syncline.mqtt is not None and todo.running.syncline.mqtt.refusals >= 5
+
+
+@pytest.mark.parametrize("username,password", [("API_KEY", "da2-wrongwrongwrongwrongwrongwr"), (None, None), ("OPENID_CONNECT", "not-a-token")])
+async def test_connect_with_bad_credentials_is_refused(todo: Served, username: str | None, password: str | None) -> None:
+    sub = Paho(todo.running.port, username=username, password=password)
+    try:
+        assert await sub.connect() != 0
+    finally:
+        await sub.close()
+
+
+async def test_persistent_session_gets_qos1_messages_published_while_down(todo: Served) -> None:
+    client_id = f"dash-{uuid.uuid4().hex[:8]}"
+    first = Paho(todo.running.port, client_id=client_id, clean_session=False)
+    assert await first.connect() == 0
+    assert await first.subscribe("models/Todo/create", qos=1) == [1]
+    await first.close()
+    titles = [f"while down {i}" for i in range(3)]
+    for t in titles:
+        await todo.client.ok(CREATE, {"input": {"title": t}})
+    again = Paho(todo.running.port, client_id=client_id, clean_session=False)
+    assert await again.connect() == 0  # no SUBSCRIBE: the session kept it
+    try:
+        got = sorted([(await again.next())[1]["title"] for _ in titles])
+        assert got == sorted(titles)
+    finally:
+        await again.close()
+
+
+async def test_grant_expires_and_posting_again_renews_it(tmp_path: Path) -> None:
+    async for s in serve_with(tmp_path, 'grant_ttl = "1s"'):
+        svc = s.running.syncline.mqtt
+        assert svc is not None
+        ext = (await s.client.gql(ON_CREATE))["extensions"]["subscription"]
+        client, topic = ext["mqttConnections"][0]["client"], ext["newSubscriptions"]["onCreateTodo"]["topic"]
+        sub = Paho(s.running.port, client_id=client)
+        assert await sub.connect() == 0
+        try:
+            assert await sub.subscribe(topic) == [0]
+            for _ in range(100):  # wait for the expiry task, not for a fixed time
+                if topic not in svc.grants.topics():
+                    break
+                await asyncio.sleep(0.05)
+            assert topic not in svc.grants.topics()
+            await s.client.ok(CREATE, {"input": {"title": "after expiry"}})
+            with pytest.raises(queue.Empty):
+                await sub.next(timeout=1)
+            assert await sub.subscribe(topic) == [0x80]
+            renewed = (await s.client.gql(ON_CREATE, extensions={"subscription": {"client": client}}))["extensions"]["subscription"]
+            assert renewed["newSubscriptions"]["onCreateTodo"]["topic"] == topic
+            assert await sub.subscribe(topic) == [0]
+            await s.client.ok(CREATE, {"input": {"title": "renewed"}})
+            assert (await sub.next())[1]["data"]["onCreateTodo"]["title"] == "renewed"
+        finally:
+            await sub.close()
+
+
+async def test_tcp_listener_when_enabled(tmp_path: Path) -> None:
+    async for s in serve_with(tmp_path, "tcp_port = 0"):
+        svc = s.running.syncline.mqtt
+        assert svc is not None and svc.tcp_port
+        sub = Paho(svc.tcp_port, transport="tcp")
+        assert await sub.connect() == 0
+        try:
+            assert await sub.subscribe("models/Todo/+", qos=1) == [1]
+            await s.client.ok(CREATE, {"input": {"title": "over tcp"}})
+            topic, item = await sub.next()
+            assert topic == "models/Todo/create" and item["title"] == "over tcp"
+        finally:
+            await sub.close()
+        ws = Paho(s.running.port)  # /mqtt still serves WebSocket beside TCP
+        assert await ws.connect() == 0
+        await ws.close()
+
+
+async def test_a_subscriber_past_its_send_queue_bound_is_disconnected(tmp_path: Path) -> None:
+    async for s in serve_with(tmp_path, "send_queue_bytes = 4096"):
+        sub = Paho(s.running.port)
+        assert await sub.connect() == 0
+        try:
+            assert await sub.subscribe("models/Todo/create") == [0]
+            await s.client.ok(CREATE, {"input": {"title": "x" * 20_000}})
+            assert await asyncio.to_thread(sub.disconnected.wait, 10)
+        finally:
+            await sub.close()
+
+
+async def test_mqtt_disabled_keeps_subscriptions_on_websocket(tmp_path: Path) -> None:
+    async for s in serve_with(tmp_path, "enabled = false"):
+        assert s.running.syncline.mqtt is None
+        body = await s.client.gql(ON_CREATE)
+        assert "WebSocket" in body["errors"][0]["message"]
+        async with s.client.session.get(s.running.url.replace("/graphql", "/mqtt")) as resp:
+            assert resp.status == 404
+
+
+async def test_readiness_reports_the_broker(todo: Served) -> None:
+    async with todo.client.session.get(todo.running.url.replace("/graphql", "/readyz")) as resp:
+        body = await resp.json(content_type=None)
+    assert resp.status == 200, body
+    svc = todo.running.syncline.mqtt
+    assert svc is not None
+    await svc.ready()
