@@ -9,26 +9,21 @@ refused as a duplicate, and the server's total of versions never exceeds the wri
 from __future__ import annotations
 
 import asyncio
+import shutil
+import tempfile
 from pathlib import Path
 from typing import Any
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, rule
 
 from client_sdk import SyncClient
 
 from .conftest import Server, client, free_port, make_project
 
 N_CLIENTS = 3
-step = st.one_of(
-    st.tuples(st.just("create"), st.integers(0, N_CLIENTS - 1), st.text("abc", max_size=3)),
-    st.tuples(st.just("update"), st.integers(0, N_CLIENTS - 1), st.integers(0, 20), st.text("xyz", max_size=3),
-              st.booleans()),
-    st.tuples(st.just("delete"), st.integers(0, N_CLIENTS - 1), st.integers(0, 20)),
-    st.tuples(st.just("toggle"), st.integers(0, N_CLIENTS - 1)),
-    st.tuples(st.just("restart")),
-    st.tuples(st.just("settle"), st.integers(0, N_CLIENTS - 1)),
-)
+clients = st.integers(0, N_CLIENTS - 1)
 
 
 class Harness:
@@ -53,17 +48,6 @@ class Harness:
         c, self.clients[i] = self.clients[i], None
         if c is not None:
             await c.close()
-
-    async def run(self, steps: list[tuple[Any, ...]]) -> None:
-        await self.srv.start()
-        try:
-            for s in steps:
-                await self.step(s)
-            await self.quiesce()
-        finally:
-            for i in range(N_CLIENTS):
-                await self.close(i)
-            await self.srv.stop()
 
     async def step(self, s: tuple[Any, ...]) -> None:
         kind = s[0]
@@ -123,8 +107,62 @@ class Harness:
         assert sum(i["_version"] for i in everything.values()) <= self.writes
 
 
-@settings(max_examples=6, deadline=None, suppress_health_check=list(HealthCheck))
-@given(steps=st.lists(step, min_size=3, max_size=14))
-def test_replicas_converge(tmp_path_factory: Any, steps: list[tuple[Any, ...]]) -> None:
-    tmp = tmp_path_factory.mktemp("stateful")
-    asyncio.run(Harness(tmp).run(steps))
+class SyncMachine(RuleBasedStateMachine):
+    """Rules are the steps above; teardown brings everyone online and checks the invariant."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.loop = asyncio.new_event_loop()
+        self.tmp = Path(tempfile.mkdtemp(prefix="sdk-stateful-"))
+        self.h = Harness(self.tmp)
+        self.loop.run_until_complete(self.h.srv.start())
+
+    def run(self, s: tuple[Any, ...]) -> None:
+        self.loop.run_until_complete(self.h.step(s))
+
+    @rule(i=clients, title=st.text("abc", max_size=3))
+    def create(self, i: int, title: str) -> None:
+        self.run(("create", i, title))
+
+    @rule(i=clients, pick=st.integers(0, 20), title=st.text("xyz", max_size=3), done=st.booleans())
+    def update(self, i: int, pick: int, title: str, done: bool) -> None:
+        self.run(("update", i, pick, title, done))
+
+    @rule(i=clients, pick=st.integers(0, 20))
+    def delete(self, i: int, pick: int) -> None:
+        self.run(("delete", i, pick))
+
+    @rule(i=clients)
+    def go_offline_or_online(self, i: int) -> None:
+        self.run(("toggle", i))
+
+    @rule()
+    def restart_server(self) -> None:
+        self.run(("restart",))
+
+    @rule(i=clients)
+    def settle(self, i: int) -> None:
+        self.run(("settle", i))
+
+    def teardown(self) -> None:
+        h = self.h
+
+        async def finish() -> None:
+            try:
+                await h.quiesce()
+            finally:
+                for i in range(N_CLIENTS):
+                    await h.close(i)
+                await h.srv.stop()
+
+        try:
+            self.loop.run_until_complete(finish())
+        finally:
+            self.loop.close()
+            shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+SyncMachine.TestCase.settings = settings(
+    max_examples=6, stateful_step_count=12, deadline=None, suppress_health_check=list(HealthCheck)
+)
+test_replicas_converge = SyncMachine.TestCase
