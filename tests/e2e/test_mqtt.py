@@ -241,6 +241,84 @@ async def test_readiness_reports_the_broker(todo: Served) -> None:
     async with todo.client.session.get(todo.running.url.replace("/graphql", "/readyz")) as resp:
         body = await resp.json(content_type=None)
     assert resp.status == 200, body
+    assert "broker" in body["checks"]
     svc = todo.running.syncline.mqtt
-    assert svc is not None
-    await svc.ready()
+    assert svc is not None and svc.broker is not None
+    svc.broker.transitions.shutdown()  # the broker leaves "started": readiness must say so
+    try:
+        async with todo.client.session.get(todo.running.url.replace("/graphql", "/readyz")) as resp:
+            body = await resp.json(content_type=None)
+        assert resp.status == 503 and "broker" in body["failing"]
+    finally:
+        svc.broker.transitions.stopping_failure()
+        svc.broker.transitions.state = "started"
+
+
+# -- owner rules (OPENID_CONNECT identities; tests/e2e/auth_world.py's Memo is owner-only by sub) --
+
+CREATE_MEMO = "mutation($input: CreateMemoInput!) { createMemo(input: $input) { id text owner } }"
+
+
+@pytest.fixture
+async def world(tmp_path: Path) -> AsyncIterator[Any]:
+    from tests.e2e.auth_world import serve_auth_project
+
+    async for w in serve_auth_project(tmp_path):
+        yield w
+
+
+async def test_owner_topics_only_for_their_owner(world: Any) -> None:
+    from tests.e2e.auth_world import bearer
+
+    alice_token, bob_token = world.tokens.oidc_token("alice"), world.tokens.oidc_token("bob")
+    alice = Paho(world.running.port, username="OPENID_CONNECT", password=alice_token)
+    assert await alice.connect() == 0
+    try:
+        assert await alice.subscribe("models/Memo/create/oidc-alice", qos=1) == [1]
+        assert await alice.subscribe("models/Memo/+/oidc-alice", qos=1) == [1]
+        assert await alice.subscribe("models/Memo/create/oidc-bob") == [0x80]
+        assert await alice.subscribe("models/Memo/create") == [0x80]
+        assert await alice.subscribe("models/Memo/create/+") == [0x80]
+        assert await alice.subscribe("models/Memo/#") == [0x80]
+        assert await alice.subscribe("#") == [0x80]
+        await world.as_(bearer(bob_token), CREATE_MEMO, {"input": {"text": "bob's"}})
+        mine = await world.as_(bearer(alice_token), CREATE_MEMO, {"input": {"text": "alice's"}})
+        assert mine["data"]["createMemo"]["owner"] == "oidc-alice", mine
+        topic, item = await alice.next()
+        assert item["text"] == "alice's" and topic.endswith("/oidc-alice")
+        topic, item = await alice.next()  # the same event on the second (overlapping) filter
+        assert item["text"] == "alice's"
+        assert alice.messages.empty()  # bob's memo never reached alice
+    finally:
+        await alice.close()
+
+
+async def test_handshake_grants_are_bound_to_the_identity(world: Any) -> None:
+    from tests.e2e.auth_world import bearer
+
+    alice_token, bob_token = world.tokens.oidc_token("alice"), world.tokens.oidc_token("bob")
+    sub_doc = "subscription { onCreateMemo { id text } }"
+    ext = (await world.as_(bearer(alice_token), sub_doc))["extensions"]["subscription"]
+    client, topic = ext["mqttConnections"][0]["client"], ext["newSubscriptions"]["onCreateMemo"]["topic"]
+    # bob cannot take over alice's client id, neither by posting with it nor by connecting with it
+    status, body = await world.post({"query": sub_doc, "extensions": {"subscription": {"client": client}}}, bearer(bob_token))
+    assert status == 403 and body["errors"][0]["errorType"] == "Unauthorized"
+    thief = Paho(world.running.port, username="OPENID_CONNECT", password=bob_token, client_id=client)
+    try:
+        assert await thief.connect() != 0
+    finally:
+        await thief.close()
+    alice = Paho(world.running.port, username="OPENID_CONNECT", password=alice_token, client_id=client)
+    assert await alice.connect() == 0
+    try:
+        assert await alice.subscribe(topic, qos=1) == [1]
+        await world.as_(bearer(bob_token), CREATE_MEMO, {"input": {"text": "bob's"}})
+        await world.as_(bearer(alice_token), CREATE_MEMO, {"input": {"text": "alice's"}})
+        got_topic, payload = await alice.next()
+        assert got_topic == topic and payload["data"]["onCreateMemo"]["text"] == "alice's"
+        assert alice.messages.empty()
+    finally:
+        await alice.close()
+    # bob's own subscription is another group (another authorization view): another topic
+    bob_ext = (await world.as_(bearer(bob_token), sub_doc))["extensions"]["subscription"]
+    assert bob_ext["newSubscriptions"]["onCreateMemo"]["topic"] != topic
