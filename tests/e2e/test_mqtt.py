@@ -322,3 +322,20 @@ async def test_handshake_grants_are_bound_to_the_identity(world: Any) -> None:
     # bob's own subscription is another group (another authorization view): another topic
     bob_ext = (await world.as_(bearer(bob_token), sub_doc))["extensions"]["subscription"]
     assert bob_ext["newSubscriptions"]["onCreateMemo"]["topic"] != topic
+
+
+async def test_an_idle_subscriber_stays_connected(todo: Served) -> None:
+    """amqtt's integration sample dropped readers quiet for 0.5 s; ours waits on MQTT keep-alive only."""
+    sub = Paho(todo.running.port)
+    assert await sub.connect() == 0
+    try:
+        assert await sub.subscribe("models/Todo/delete", qos=1) == [1]
+        await asyncio.sleep(1.5)  # quiet: no packet either way (keep-alive is 30 s)
+        assert not sub.disconnected.is_set()
+        created = await todo.client.ok(CREATE, {"input": {"title": "to delete"}})
+        todo_id = created["createTodo"]["id"]
+        await todo.client.ok("mutation($input: DeleteTodoInput!) { deleteTodo(input: $input) { id } }", {"input": {"id": todo_id}})
+        topic, item = await sub.next()
+        assert topic == "models/Todo/delete" and item["id"] == todo_id
+    finally:
+        await sub.close()
