@@ -128,7 +128,8 @@ async def test_the_graph_of_orders_renders_with_every_state(page: Any, orders: S
     await pg.wait_for_selector("#graph svg g.node")
     assert not await pg.locator("#login[open]").count()
     ARTIFACTS.mkdir(exist_ok=True)
-    await pg.screenshot(path=str(ARTIFACTS / "console-graph.png"), full_page=True)
+    await pg.screenshot(path=str(ARTIFACTS / "console-machine.png"), full_page=True)
+    await pg.locator("#graph svg").screenshot(path=str(ARTIFACTS / "console-graph.png"))
 
 
 async def test_a_live_execution_moves_on_the_page_and_approval_from_the_page_completes_it(
@@ -150,8 +151,12 @@ async def test_a_live_execution_moves_on_the_page_and_approval_from_the_page_com
     assert seen["Validate"] == "SUCCEEDED" and seen["Charge"] == "SUCCEEDED" and seen["Reserve"] == "SUCCEEDED"
     assert seen["Ship"] == "NOT_STARTED" and seen["MarkInvalid"] == "NOT_STARTED"
     assert await pg.locator("#history tbody tr").count() > 10
+    # The history shows each state's input and output.
+    validate_exit = pg.locator("#history tbody tr", has_text="TaskStateExited").first
+    assert '"validation"' in (await validate_exit.locator("pre.output").text_content() or "")
     ARTIFACTS.mkdir(exist_ok=True)
-    await pg.screenshot(path=str(ARTIFACTS / "console-execution-waiting.png"), full_page=True)
+    await pg.screenshot(path=str(ARTIFACTS / "console-execution-waiting.png"))
+    await pg.locator("#graph svg").screenshot(path=str(ARTIFACTS / "console-execution-graph-waiting.png"))
 
     await pg.click("#pending button.approve[data-state='AwaitApproval']")
     # Live, without a reload: the approval's consequences reach the graph over onExecutionEvent.
@@ -166,7 +171,7 @@ async def test_a_live_execution_moves_on_the_page_and_approval_from_the_page_com
     )
     assert described["describeExecution"]["status"] == "SUCCEEDED"
     assert json.loads(described["describeExecution"]["output"])["approval"] == {"approved": True}
-    await pg.screenshot(path=str(ARTIFACTS / "console-execution-succeeded.png"), full_page=True)
+    await pg.locator("#graph svg").screenshot(path=str(ARTIFACTS / "console-execution-graph-succeeded.png"))
 
 
 async def test_rejecting_from_the_page_compensates(page: Any, orders: Served) -> None:

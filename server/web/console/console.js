@@ -402,8 +402,12 @@ async function executionView(arn) {
   const render = () => {
     events.sort((a, b) => a.id - b.id);
     paint(svg, stateStatuses(events, res, pending));
-    histEl.replaceChildren(table(["#", "Time", "Type", "Details"], events.map((e) => [
-      e.id, e.timestamp, e.type, h("pre", {}, pretty(e.details))])));
+    histEl.replaceChildren(table(["#", "Time", "Type", "State", "Input", "Output", "Details"], events.map((e) => {
+      const d = e.details ? JSON.parse(e.details) : {};
+      const { name, input, output, inputDetails, outputDetails, ...rest } = d;
+      return [e.id, e.timestamp, e.type, name || "", h("pre", { class: "input" }, pretty(input)),
+        h("pre", { class: "output" }, pretty(output)), h("pre", {}, Object.keys(rest).length ? JSON.stringify(rest, null, 2) : "")];
+    })));
   };
   const add = (e) => { if (e && !seen.has(e.id)) { seen.add(e.id); events.push(e); } };
   $view.replaceChildren(
