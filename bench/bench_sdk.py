@@ -26,7 +26,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+import aiohttp  # noqa: E402
+
 from client_sdk import ApiKey, ModelDef, SyncClient  # noqa: E402
+from client_sdk._documents import WireMutation, batch_document, sync_document  # noqa: E402
 from server.app import running  # noqa: E402
 from server.auth.identity import SYSTEM  # noqa: E402
 from server.settings import load_settings  # noqa: E402
@@ -104,6 +107,40 @@ class ServerProcess:
             self.proc.wait()
 
 
+async def raw_sync(url: str, limit: int) -> tuple[int, float]:
+    doc = sync_document(TODO)
+    n, token = 0, None
+    async with aiohttp.ClientSession() as s:
+        t = time.perf_counter()
+        while True:
+            body = {"query": doc, "variables": {"lastSync": 0, "limit": limit, "nextToken": token}}
+            async with s.post(url, json=body, headers={"x-api-key": KEY}) as r:
+                conn = (await r.json())["data"]["syncTodos"]
+            n += len(conn["items"])
+            token = conn["nextToken"]
+            if not token:
+                return n, time.perf_counter() - t
+
+
+async def raw_drain(url: str, mutations: int, batch: int, pipeline: int) -> float:
+    seq = 0
+    async with aiohttp.ClientSession() as s:
+
+        async def one(k: int) -> None:
+            doc, v = batch_document([WireMutation(key=f"m{i}", model=TODO, op="create",
+                                                  input={"id": f"peer-{k}-{i}", "title": "x", "tags": ["x"]})
+                                     for i in range(batch)])
+            body = {"query": doc, "variables": v, "extensions": {"mutationId": {"clientId": "peer", "seq": k}}}
+            async with s.post(url, json=body, headers={"x-api-key": KEY}) as r:
+                assert "errors" not in await r.json()
+
+        t = time.perf_counter()
+        for _ in range(mutations // (batch * pipeline)):
+            await asyncio.gather(*(one(seq + j) for j in range(pipeline)))
+            seq += pipeline
+        return time.perf_counter() - t
+
+
 async def main(rows: int, changes: int, mutations: int, batch: int, pipeline: int) -> None:
     tmp = Path(tempfile.mkdtemp(prefix="bench-sdk-"))
     project = tmp / "todo"
@@ -122,6 +159,8 @@ async def main(rows: int, changes: int, mutations: int, batch: int, pipeline: in
             dt = time.perf_counter() - t
             n = len(await c.model("Todo").query())
             print(f"initial sync: {n} rows in {dt:.2f} s = {n / dt:,.0f} rows/s (target: 100k in <= 10 s)")
+        n, dt = await raw_sync(srv.url, c._page_limit(TODO))
+        print(f"  peer: bare aiohttp paging the same syncTodos, no replica: {n} rows in {dt:.2f} s = {n / dt:,.0f} rows/s")
     await seed(project, [], [{"id": f"r{i:06d}", "title": f"changed {i}", "_version": 1}
                              for i in range(0, changes * 7, 7)])
     with ServerProcess(project) as srv:
@@ -147,6 +186,8 @@ async def main(rows: int, changes: int, mutations: int, batch: int, pipeline: in
             assert await c.pending() == 0 and await c.dead_letters() == []
             print(f"outbox drain: {mutations} mutations in {dt:.2f} s = {mutations / dt:,.0f} mutations/s "
                   f"(batch {batch} x pipeline {pipeline}; target >= 1,000/s)")
+        dt = await raw_drain(srv.url, mutations, batch, pipeline)
+        print(f"  peer: bare aiohttp sending the same batched documents, no replica: {mutations / dt:,.0f} mutations/s")
     shutil.rmtree(tmp, ignore_errors=True)
 
 
