@@ -8,7 +8,8 @@ picture is the same. Sans-IO and dependency-free: a small Sugiyama-style layerin
 2. layer by longest path from the start node,
 3. split edges that span several layers with dummy nodes,
 4. order each layer by the barycenter of its neighbours (a few down and up sweeps),
-5. assign coordinates (layers top to bottom, each layer centred).
+5. assign coordinates: layers top to bottom; in a layer, nodes move towards their neighbours'
+   mean x (a few sweeps) without changing order or closing the gaps, so chains run straight.
 
 A Parallel state is a group holding one sub-layout per branch side by side, a Map state a group
 holding its iterator's sub-layout; a group is laid out first and then placed as one big node.
@@ -200,9 +201,15 @@ def _transitions(state: Mapping[str, Any]) -> list[tuple[EdgeKind, str, str]]:
     return out
 
 
-_OPS = ("StringEquals", "NumericEquals", "BooleanEquals", "IsPresent", "IsNull", "StringMatches",
-        "NumericGreaterThan", "NumericLessThan", "NumericGreaterThanEquals", "NumericLessThanEquals",
-        "TimestampEquals", "StringLessThan", "StringGreaterThan")
+_OPS: dict[str, str] = {
+    "StringEquals": "==", "NumericEquals": "==", "BooleanEquals": "==", "TimestampEquals": "==",
+    "NumericLessThan": "<", "NumericGreaterThan": ">", "NumericLessThanEquals": "<=",
+    "NumericGreaterThanEquals": ">=", "StringLessThan": "<", "StringGreaterThan": ">",
+    "StringLessThanEquals": "<=", "StringGreaterThanEquals": ">=", "TimestampLessThan": "<",
+    "TimestampGreaterThan": ">", "TimestampLessThanEquals": "<=", "TimestampGreaterThanEquals": ">=",
+    "StringMatches": "matches", "IsPresent": "present:", "IsNull": "null:", "IsString": "string:",
+    "IsNumeric": "numeric:", "IsBoolean": "boolean:", "IsTimestamp": "timestamp:",
+}
 
 
 def _rule_label(rule: Mapping[str, Any], index: int) -> str:
@@ -210,17 +217,17 @@ def _rule_label(rule: Mapping[str, Any], index: int) -> str:
     if isinstance(rule.get("Condition"), str):  # JSONata
         return _short(rule["Condition"])
     var = rule.get("Variable")
-    for op in _OPS:
+    for op, sym in _OPS.items():
         for key in (op, op + "Path"):
             if key in rule and isinstance(var, str):
-                return _short(f"{var} {op} {json.dumps(rule[key])}")
+                return _short(f"{var} {sym} {json.dumps(rule[key])}")
     for combo in ("And", "Or", "Not"):
         if combo in rule:
             return f"Rule #{index + 1} ({combo})"
     return f"Rule #{index + 1}"
 
 
-def _short(text: str, n: int = 40) -> str:
+def _short(text: str, n: int = 32) -> str:
     return text if len(text) <= n else text[: n - 1] + "…"
 
 
@@ -306,7 +313,8 @@ def _sugiyama(block: _Block, start: str) -> None:
             layers[r].sort(key=key)
             for i, n in enumerate(layers[r]):
                 pos[n] = float(i)
-    # 5. coordinates: layers stacked, each centred on the widest.
+    # 5. coordinates: x starts centred per layer, then each node moves towards the mean of its
+    #    neighbours in the layer above (down sweeps) or below (up sweeps), keeping order and gaps.
     def width(n: str) -> float:
         return nodes[n].w if n in nodes else 8.0
 
@@ -314,41 +322,90 @@ def _sugiyama(block: _Block, start: str) -> None:
         return nodes[n].h if n in nodes else 0.0
 
     layer_w = {r: sum(width(n) for n in ns) + GAP_X * (len(ns) - 1) for r, ns in layers.items()}
-    total_w = max(layer_w.values()) if layer_w else NODE_W
+    widest = max(layer_w.values()) if layer_w else NODE_W
+    cx: dict[str, float] = {}
+    for r, ns in layers.items():
+        x = (widest - layer_w[r]) / 2
+        for n in ns:
+            cx[n] = x + width(n) / 2
+            x += width(n) + GAP_X
+    for sweep in range(6):
+        down = sweep % 2 == 0
+        for r in (range(1, depth + 1) if down else range(depth - 1, -1, -1)):
+            ns = layers[r]
+            nbrs = adj_up if down else adj_down
+            want = [sum(cx[m] for m in nbrs[n]) / len(nbrs[n]) if nbrs[n] else cx[n] for n in ns]
+            sep = [(width(a) + width(b)) / 2 + GAP_X for a, b in zip(ns, ns[1:])]
+            left, right = list(want), list(want)
+            for i in range(1, len(ns)):
+                left[i] = max(left[i], left[i - 1] + sep[i - 1])
+            for i in range(len(ns) - 2, -1, -1):
+                right[i] = min(right[i], right[i + 1] - sep[i])
+            placed = [(a + b) / 2 for a, b in zip(left, right)]
+            for i in range(1, len(ns)):
+                placed[i] = max(placed[i], placed[i - 1] + sep[i - 1])
+            for n, x in zip(ns, placed):
+                cx[n] = x
+    x_min = min((cx[n] - width(n) / 2 for n in cx), default=0.0)
+    x_max = max((cx[n] + width(n) / 2 for n in cx), default=NODE_W)
+    total_w = x_max - x_min
     xy: dict[str, tuple[float, float]] = {}  # centre points
     y = PAD
     for r in range(depth + 1):
         ns = layers.get(r, [])
         lh = max((height(n) for n in ns), default=0.0)
-        x = PAD + (total_w - layer_w.get(r, 0.0)) / 2
         for n in ns:
-            xy[n] = (x + width(n) / 2, y + lh / 2)
-            x += width(n) + GAP_X
+            xy[n] = (PAD + cx[n] - x_min, y + lh / 2)
         y += lh + GAP_Y
     block.w = total_w + 2 * PAD
     block.h = y - GAP_Y + PAD
     for n, node in nodes.items():
-        cx, cy = xy[n]
-        node.x, node.y = cx - node.w / 2, cy - node.h / 2
+        mid_x, mid_y = xy[n]
+        node.x, node.y = mid_x - node.w / 2, mid_y - node.h / 2
         if node.inner:
             ix = node.x + PAD + (node.w - 2 * PAD - (sum(b.w for b in node.inner) + GAP_X * (len(node.inner) - 1))) / 2
             for sub in node.inner:
                 _shift(sub, ix, node.y + HEADER)
                 ix += sub.w + GAP_X
-    # edges: from the bottom of the source to the top of the target through the dummies.
+    # edges: from the bottom of the source to the top of the target through the dummies; several
+    # edges at one side of a node get ports spread along it, ordered by where they come from.
+    ports: dict[tuple[str, bool], list[tuple[float, int]]] = {}
+    routed: list[tuple[_Edge, list[tuple[float, float]], bool]] = []
     for e, chain in chains:
-        pts: list[tuple[float, float]] = []
         src, dst = nodes[e.source], nodes[e.target]
         if e.source == e.target or rank[e.source] == rank[e.target]:
-            side = src.x + src.w
-            pts = [(side, src.y + src.h / 3), (side + GAP_X / 2, src.y + src.h / 2),
-                   (dst.x + dst.w if e.source == e.target else dst.x, dst.y + 2 * dst.h / 3)]
-        else:
-            down = rank[e.source] < rank[e.target]
-            pts.append((xy[e.source][0], src.y + src.h if down else src.y))
-            for d in chain[1:-1]:
-                pts.append(xy[d])
-            pts.append((xy[e.target][0], dst.y if down else dst.y + dst.h))
+            if e.source == e.target or dst.x >= src.x:
+                side = src.x + src.w
+                out = (side, src.y + src.h / 3), (side + GAP_X / 2, src.y + src.h / 2)
+                end = (dst.x + dst.w if e.source == e.target else dst.x, dst.y + 2 * dst.h / 3)
+            else:
+                out = (src.x, src.y + src.h / 3), (src.x - GAP_X / 2, src.y + src.h / 2)
+                end = (dst.x + dst.w, dst.y + 2 * dst.h / 3)
+            e.points = [*out, end]
+            continue
+        down = rank[e.source] < rank[e.target]
+        pts = [(xy[e.source][0], src.y + src.h if down else src.y)]
+        pts += [xy[d] for d in chain[1:-1]]
+        pts.append((xy[e.target][0], dst.y if down else dst.y + dst.h))
+        k = len(routed)
+        routed.append((e, pts, down))
+        # the port's order key: the x of the neighbouring point on the edge
+        ports.setdefault((e.source, down), []).append((pts[1][0] if len(pts) > 2 else xy[e.target][0], 2 * k))
+        ports.setdefault((e.target, not down), []).append((pts[-2][0] if len(pts) > 2 else xy[e.source][0], 2 * k + 1))
+    moved: dict[int, float] = {}
+    for (n, _), uses in ports.items():
+        if len(uses) < 2:
+            continue
+        node = nodes[n]
+        span = min(node.w * 0.8, 24.0 * (len(uses) - 1))
+        uses.sort()
+        for i, (_, slot) in enumerate(uses):
+            moved[slot] = node.x + node.w / 2 - span / 2 + span * i / (len(uses) - 1)
+    for k, (e, pts, _) in enumerate(routed):
+        if 2 * k in moved:
+            pts[0] = (moved[2 * k], pts[0][1])
+        if 2 * k + 1 in moved:
+            pts[-1] = (moved[2 * k + 1], pts[-1][1])
         e.points = pts
 
 
@@ -446,7 +503,9 @@ def to_svg(lay: LayoutDict, statuses: Mapping[str, str] | None = None) -> str:
                    'marker-end="url(#arrow)"/>')
         if e["label"] and len(e["points"]) >= 2:
             (x1, y1), (x2, y2) = e["points"][0], e["points"][1]
-            out.append(f'<text x="{(x1 + x2) / 2 + 4}" y="{(y1 + y2) / 2}" fill="{color}" font-size="10">'
+            left = x2 < x1
+            out.append(f'<text x="{x1 + (x2 - x1) * 0.45 + (-4 if left else 4):.1f}" y="{y1 + (y2 - y1) * 0.45:.1f}" '
+                       f'fill="{color}" font-size="10" text-anchor="{"end" if left else "start"}">'
                        f'{html.escape(e["label"])}</text>')
     out.append("</svg>")
     return "\n".join(out)
