@@ -13,6 +13,11 @@ from server.auth.identity import Identity
 from server.store.base import MutationId, Store
 
 
+#: `stash` key: the response keys of mutations answered from the exactly-once ledger (a
+#: replay), so the real-time layer does not publish their events a second time.
+REPLAYED = "syncline.replayed"
+
+
 @dataclass(kw_only=True)
 class RequestContext:
     identity: Identity

@@ -3,7 +3,8 @@
 `install_publisher` wraps the resolver of each root Mutation field once, at start. The wrapper
 awaits the original resolver (generated Store-backed or a user's Python/HTTP resolver alike)
 and publishes `(field name, result, arguments, identity)` only when it returned a non-null
-result without raising: by then the write committed. So `@aws_subscribe(mutations: [...])`
+result without raising: by then the write committed. A mutation answered from the
+exactly-once ledger (a replay) is not published again. So `@aws_subscribe(mutations: [...])`
 works for any mutation field, as in AppSync, where the mutation's *result* is what
 subscribers receive.
 """
@@ -16,6 +17,7 @@ from typing import Any, Awaitable, Callable
 
 from graphql import GraphQLResolveInfo, GraphQLSchema, default_field_resolver
 
+from server.context import REPLAYED
 from server.realtime.bus import MutationEvent
 
 __all__ = ["install_publisher"]
@@ -47,6 +49,9 @@ def _wrap(name: str, resolve: Callable[..., Any], publish: Publish) -> Callable[
         result = resolve(source, info, **arguments)
         if inspect.isawaitable(result):
             result = await result
+        stash = getattr(info.context, "stash", None) or {}
+        if str(info.path.key) in stash.get(REPLAYED, ()):
+            return result  # a replay of an applied mutation: its event went out the first time
         if result is not None and not isinstance(result, Exception):
             identity = getattr(info.context, "identity", None)
             await publish(

@@ -37,7 +37,7 @@ from graphql import (
 from graphql import GraphQLResolveInfo as _GraphQLResolveInfo
 
 from server.auth.policy import combine_filters, policy_for
-from server.context import RequestContext
+from server.context import REPLAYED, RequestContext
 from server.errors import BadRequest, ConfigError, LimitExceeded, ServerError, SynclineError, Unauthorized
 from server.filters import check_filter
 from server.loader import load_callable
@@ -312,6 +312,9 @@ def model_resolver(spec: ModelSpec, op: str, *, defaults: Mapping[str, Any] | No
                 if isinstance(exc.data, Mapping) and json_fields:
                     exc.data = _as_wire(exc.data, json_fields)
                 raise
+            if result.replayed:
+                # Answered from the exactly-once ledger: subscribers already had this event.
+                ctx.stash.setdefault(REPLAYED, set()).add(str(info.path.key))
             return result.item
 
         return resolve

@@ -545,3 +545,29 @@ async def test_a_subscriber_never_gets_rows_it_may_not_read(tmp_path: Path) -> N
         await b.close()
     assert got_a == ["alice 1", "alice 2"]
     assert got_b == ["bob 1", "bob 2"]
+
+
+async def test_a_replayed_mutation_is_not_published_twice(tmp_path: Path) -> None:
+    """The exactly-once ledger answers a replay without a write, so no second event goes out."""
+    from .conftest import API_KEY, copy_project, serve_project
+
+    project = copy_project("todo", tmp_path)
+    async for s in serve_project(project):
+        ws = await s.client.session.ws_connect(s.running.url, protocols=["graphql-transport-ws"])
+        await ws.send_json({"type": "connection_init", "payload": {"x-api-key": API_KEY}})
+        assert (await ws.receive_json())["type"] == "connection_ack"
+        await ws.send_json({"id": "s", "type": "subscribe", "payload": {"query": "subscription { onCreateTodo { title } }"}})
+        await asyncio.sleep(0.2)
+        create = 'mutation($t: String!) { createTodo(input: {title: $t}) { id } }'
+        ext = {"mutationId": {"clientId": "c1", "seq": 1}}
+        for _ in range(2):
+            await s.client.ok(create, {"t": "once"}, extensions=ext)
+        await s.client.ok(create, {"t": "next"}, extensions={"mutationId": {"clientId": "c1", "seq": 2}})
+        titles = []
+        async with asyncio.timeout(10):
+            while len(titles) < 2:
+                msg = await ws.receive_json()
+                if msg["type"] == "next":
+                    titles.append(msg["payload"]["data"]["onCreateTodo"]["title"])
+        assert titles == ["once", "next"]
+        await ws.close()
