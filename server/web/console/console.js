@@ -32,7 +32,7 @@ document.getElementById("login-form").addEventListener("submit", () => {
   const kind = document.getElementById("login-kind").value;
   const value = document.getElementById("login-value").value.trim();
   localStorage.setItem(KEY, JSON.stringify({ kind, value }));
-  if (kind === "x-api-key") localStorage.setItem(EXPLORER_KEY, value);
+  localStorage.setItem(EXPLORER_KEY, value);
   live.restart();
   route();
 });
@@ -494,7 +494,7 @@ async function conflictsView(params) {
 function explorerView() {
   // The offline explorer (server/web/explorer.html) served by GET /graphql to browsers.
   const c = credentials();
-  if (c && c.kind === "x-api-key") localStorage.setItem(EXPLORER_KEY, c.value);
+  if (c) localStorage.setItem(EXPLORER_KEY, c.value);
   $view.replaceChildren(h("iframe", { class: "explorer", src: "/graphql", title: "GraphQL explorer" }));
 }
 
