@@ -177,6 +177,7 @@ class Syncline:
             models=bundle.models,
             operations=bundle.operations,
         )
+        throttle = _throttle(settings, metrics)
         handler = GraphQLHttpHandler(
             schema=bundle.schema,
             store=metered,
@@ -184,7 +185,7 @@ class Syncline:
             format_error=format_error,
             limits=limits,
             on_result=metrics.observe_request,
-            throttle=_throttle(settings, metrics),
+            throttle=throttle,
         )
         registry = _AuthorizedRegistry(
             directive_auth,
@@ -205,6 +206,8 @@ class Syncline:
             settings=settings.realtime,
             max_query_cost=settings.server.max_query_cost,
             metrics=metrics,
+            throttle=throttle,
+            admit_connection=_admit_connection(settings, metrics),
         )
         ops = OpsEndpoints(
             metrics=metrics,
@@ -318,6 +321,7 @@ def _throttle(settings: Settings, metrics: Metrics) -> Callable[[Identity, str],
     limiters = {
         "query": RateLimiter(Rate(rate=lim.query_rate, burst=lim.query_burst)),
         "mutation": RateLimiter(Rate(rate=lim.mutation_rate, burst=lim.mutation_burst)),
+        "subscription": RateLimiter(Rate(rate=lim.subscription_rate, burst=lim.subscription_burst)),
     }
     if all(rl.rate.unlimited for rl in limiters.values()):
         return None
@@ -330,10 +334,26 @@ def _throttle(settings: Settings, metrics: Metrics) -> Callable[[Identity, str],
         decision = limiter.take(f"{identity.auth_mode}:{key}", time.monotonic())
         if decision.allowed:
             return None
-        metrics.throttled.labels("http").inc()
+        metrics.throttled.labels(kind).inc()
         return decision.retry_after
 
     return throttle
+
+
+def _admit_connection(settings: Settings, metrics: Metrics) -> Callable[[str | None], float | None] | None:
+    """Per-IP token bucket for new WebSocket connections ([limits].connection_rate)."""
+    limiter = RateLimiter(Rate(rate=settings.limits.connection_rate, burst=settings.limits.connection_burst))
+    if limiter.rate.unlimited:
+        return None
+
+    def admit(ip: str | None) -> float | None:
+        decision = limiter.take(ip or "unknown", time.monotonic())
+        if decision.allowed:
+            return None
+        metrics.throttled.labels("connection").inc()
+        return decision.retry_after
+
+    return admit
 
 
 def _garbage_collector(

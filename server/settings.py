@@ -8,7 +8,8 @@ that silently falls back to a default is the worst kind of misconfiguration.
               max_query_cost, introspection, tls_cert, tls_key, metrics_token, shutdown_timeout
     [sync]    tombstone_ttl, delta_ttl, durability, gc_interval
     [models.<Name>]  conflict, handler
-    [limits]  query_rate, query_burst, mutation_rate, mutation_burst (per identity)
+    [limits]  query_rate, query_burst, mutation_rate, mutation_burst,
+              subscription_rate, subscription_burst (per identity), connection_rate, connection_burst (per IP)
     [realtime] init_timeout, keep_alive, connection_timeout, max_lifetime, idle_timeout,
               close_timeout, max_subscriptions, max_message_bytes, send_queue, send_queue_bytes
     [mqtt]    enabled, tcp_port, tcp_host, topic_prefix, graphql_prefix, grant_ttl,
@@ -81,6 +82,12 @@ class LimitSettings:
     query_burst: int = 0
     mutation_rate: float = 0.0
     mutation_burst: int = 0
+    #: Subscriptions started per identity (WebSocket subscribe/start, MQTT handshakes).
+    subscription_rate: float = 0.0
+    subscription_burst: int = 0
+    #: New WebSocket connections per client IP.
+    connection_rate: float = 0.0
+    connection_burst: int = 0
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -297,7 +304,7 @@ def _limits(table: Mapping[str, Any]) -> LimitSettings:
             raise ConfigError(f"{CONFIG_FILE}: {k} cannot be negative ({value})")
         out[key] = value
     limits = LimitSettings(**out)
-    for kind in ("query", "mutation"):
+    for kind in ("query", "mutation", "subscription", "connection"):
         rate, burst = getattr(limits, f"{kind}_rate"), getattr(limits, f"{kind}_burst")
         if rate > 0 and burst == 0:
             out[f"{kind}_burst"] = max(1, int(rate))

@@ -205,7 +205,7 @@ class GraphQLHttpHandler:
         prepared = self._prepare(query)
         if prepared.errors:
             return self._finish(request, started, "invalid", 400, {"errors": [self._format(e) for e in prepared.errors]})
-        operation = _operation(prepared.document, op_name)
+        operation = select_operation(prepared.document, op_name)
         if operation is None:
             msg = (
                 f"no operation named {op_name!r} in the document"
@@ -248,7 +248,7 @@ class GraphQLHttpHandler:
             return self._finish(request, started, "invalid", 400, {"errors": [self._format(cost_error)]})
 
         try:
-            client_id, seq = _mutation_id(extensions)
+            client_id, seq = parse_mutation_id(extensions)
         except BadRequest as exc:
             return self._finish(request, started, "invalid", 400, _error_body(exc.message, exc.error_type))
         context = RequestContext(
@@ -364,7 +364,8 @@ def _json_param(raw: str | None, name: str) -> Any:
         raise BadRequest(f"the `{name}` parameter is not valid JSON: {exc}") from exc
 
 
-def _operation(document: DocumentNode, name: str | None) -> OperationDefinitionNode | None:
+def select_operation(document: DocumentNode, name: str | None) -> OperationDefinitionNode | None:
+    """The operation to run: the named one, or the only one (None when ambiguous or absent)."""
     ops = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
     if name is None:
         return ops[0] if len(ops) == 1 else None
@@ -374,7 +375,7 @@ def _operation(document: DocumentNode, name: str | None) -> OperationDefinitionN
     return None
 
 
-def _mutation_id(extensions: Mapping[str, Any] | None) -> tuple[str | None, int | None]:
+def parse_mutation_id(extensions: Mapping[str, Any] | None) -> tuple[str | None, int | None]:
     """Validate `extensions.mutationId = {"clientId": str, "seq": int}` (docs/protocol.md)."""
     if not extensions or "mutationId" not in extensions:
         return None, None

@@ -23,11 +23,11 @@ from collections.abc import Mapping
 from typing import Any, Callable
 
 from aiohttp import WSMsgType, web
-from graphql import ExecutionResult, GraphQLError, GraphQLSchema, OperationDefinitionNode, OperationType, execute
+from graphql import ExecutionResult, GraphQLError, GraphQLSchema, OperationType, execute
 
 from server.auth.identity import Identity
 from server.context import RequestContext
-from server.errors import Unauthorized
+from server.errors import BadRequest, Unauthorized
 from server.metrics import Metrics
 from server.protocols import (
     NEED_DATA,
@@ -49,7 +49,7 @@ from server.protocols import (
 from server.realtime.registry import Subscriber, SubscriptionError, SubscriptionRegistry
 from server.settings import RealtimeSettings
 from server.store.base import Store
-from server.web.http import Authenticator, GraphQLHttpHandler
+from server.web.http import Authenticator, GraphQLHttpHandler, parse_mutation_id, select_operation
 from server.web.limits import check_cost
 
 __all__ = ["RealtimeConnection", "RealtimeEndpoint"]
@@ -75,8 +75,14 @@ class RealtimeEndpoint:
         settings: RealtimeSettings = RealtimeSettings(),
         max_query_cost: int = 100_000,
         metrics: Metrics | None = None,
+        throttle: Callable[[Identity, str], float | None] | None = None,
+        admit_connection: Callable[[str | None], float | None] | None = None,
     ) -> None:
         self.registry = registry
+        #: Per-identity token buckets by operation type ([limits]); returns seconds to wait.
+        self.throttle = throttle
+        #: Per-IP connection rate ([limits].connection_rate); returns seconds to wait.
+        self.admit_connection = admit_connection
         self.schema = schema
         self.http = http
         self.auth = authenticator
@@ -97,6 +103,15 @@ class RealtimeEndpoint:
             if request.path == "/graphql":
                 return await self.http.get(request)
             raise web.HTTPBadRequest(text="this endpoint only accepts WebSocket upgrades\n")
+        if self.admit_connection is not None:
+            retry_after = self.admit_connection(request.remote)
+            if retry_after is not None:
+                log.warning("connection rate exceeded for %s", request.remote)
+                return web.json_response(
+                    {"errors": [{"errorType": "ThrottlingException", "message": f"Rate exceeded: retry after {retry_after:.2f} s"}]},
+                    status=429,
+                    headers={"Retry-After": str(max(1, round(retry_after)))},
+                )
         requested = split_subprotocols(request.headers.getall("Sec-WebSocket-Protocol", []))
         try:
             choice = negotiate(requested, request.query)
@@ -471,6 +486,10 @@ class RealtimeConnection:
         if identity is None:
             core.reject_start(start.id, [appsync.appsync_error(appsync.UNAUTHORIZED, "You are not authorized to make this call.", 401)])
             return
+        throttled = self._throttled(identity, "subscription")
+        if throttled is not None:
+            core.reject_start(start.id, [appsync.appsync_error(*_type_and_message(throttled))])
+            return
         extensions: Any = None
         try:
             extensions = json.loads(start.data).get("extensions")
@@ -528,12 +547,16 @@ class RealtimeConnection:
         """graphql-transport-ws subscribe / legacy start: a subscription, or a query or mutation."""
         assert self.identity is not None  # the cores only emit operations after connection_ack
         document, errors, fragments = self.endpoint.http.prepare(query)
-        operation = _operation(document, operation_name) if not errors else None
+        operation = select_operation(document, operation_name) if not errors else None
         if errors or operation is None:
             errs = [self.endpoint.format_error(e, False) for e in errors] or [
                 _error("the document has several operations; send `operationName`" if operation_name is None else f"no operation named {operation_name!r}")
             ]
             self._refuse(op_id, errs)
+            return
+        throttled = self._throttled(self.identity, operation.operation.value)
+        if throttled is not None:
+            self._refuse(op_id, [throttled])
             return
         if operation.operation is OperationType.SUBSCRIPTION:
             try:
@@ -545,7 +568,14 @@ class RealtimeConnection:
         if cost_error is not None:
             self._refuse(op_id, [self.endpoint.format_error(cost_error, False)])
             return
-        context = RequestContext(identity=self.identity, store=self.endpoint.store, headers=self._headers)
+        try:
+            client_id, seq = parse_mutation_id(extensions)
+        except BadRequest as exc:
+            self._refuse(op_id, [_error(exc.message)])
+            return
+        context = RequestContext(
+            identity=self.identity, store=self.endpoint.store, headers=self._headers, client_id=client_id, seq=seq
+        )
         result = execute(
             self.endpoint.schema,
             document,
@@ -568,22 +598,20 @@ class RealtimeConnection:
             if core.send(legacy_ws.Data(id=op_id, payload=payload)):
                 core.send(legacy_ws.Complete(id=op_id))
 
+    def _throttled(self, identity: Identity, kind: str) -> dict[str, Any] | None:
+        """The ThrottlingException error for an operation over the limit, else None."""
+        throttle = self.endpoint.throttle
+        retry_after = throttle(identity, kind) if throttle is not None else None
+        if retry_after is None:
+            return None
+        return _error(f"Rate exceeded: retry after {retry_after:.2f} s", "ThrottlingException")
+
     def _refuse(self, op_id: str, errors: list[dict[str, Any]]) -> None:
         core = self.core
         if isinstance(core, TransportWSConnection):
             core.refuse_operation(op_id, errors)
         elif isinstance(core, LegacyWSConnection):
             core.refuse_operation(op_id, errors[0])
-
-
-def _operation(document: Any, name: str | None) -> OperationDefinitionNode | None:
-    ops = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
-    if name is None:
-        return ops[0] if len(ops) == 1 else None
-    for op in ops:
-        if op.name is not None and op.name.value == name:
-            return op
-    return None
 
 
 def _error(message: str, error_type: str = "BadRequest") -> dict[str, Any]:

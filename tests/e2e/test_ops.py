@@ -100,3 +100,58 @@ async def test_a_flooding_key_is_throttled_while_another_is_served(tmp_path: Pat
         assert statuses.count(200) <= 6 and statuses.count(429) >= 14
         async with s.post(srv.url, json={"query": "{ hello }"}, headers={"x-api-key": "da2-calmcalmcalmcalmcalmcalmca"}) as r:
             assert r.status == 200 and (await r.json())["data"]["hello"] == "Hello, world!"
+
+
+async def test_websocket_connection_and_subscription_rates(tmp_path: Path) -> None:
+    project = copy_project("todo", tmp_path)
+    toml = project / "syncline.toml"
+    toml.write_text(
+        toml.read_text()
+        + "\n[limits]\nconnection_rate = 0.001\nconnection_burst = 2\nsubscription_rate = 0.001\nsubscription_burst = 1\n"
+    )
+    settings = load_settings(project, env={"SYNCLINE_API_KEY": API_KEY})
+    async with running(settings, port=0) as srv, aiohttp.ClientSession() as s:
+        ws = await s.ws_connect(srv.url, protocols=["graphql-transport-ws"])
+        await ws.send_json({"type": "connection_init", "payload": {"x-api-key": API_KEY}})
+        assert (await ws.receive_json())["type"] == "connection_ack"
+        sub = {"type": "subscribe", "payload": {"query": "subscription { onCreateTodo { id } }"}}
+        await ws.send_json({"id": "1", **sub})
+        await ws.send_json({"id": "2", **sub})
+        msg = await ws.receive_json()
+        assert msg["type"] == "error" and msg["id"] == "2"
+        assert msg["payload"][0]["errorType"] == "ThrottlingException"
+        second = await s.ws_connect(srv.url, protocols=["graphql-transport-ws"])
+        await second.close()
+        try:
+            await s.ws_connect(srv.url, protocols=["graphql-transport-ws"])
+            raise AssertionError("a third connection from the same IP was accepted")
+        except aiohttp.WSServerHandshakeError as exc:
+            assert exc.status == 429
+        await ws.close()
+
+
+async def test_mutation_ids_over_the_socket(todo: Served) -> None:
+    """graphql-transport-ws mutations carry `extensions.mutationId` like HTTP ones."""
+    ws = await todo.client.session.ws_connect(todo.running.url, protocols=["graphql-transport-ws"])
+    await ws.send_json({"type": "connection_init", "payload": {"x-api-key": API_KEY}})
+    assert (await ws.receive_json())["type"] == "connection_ack"
+    ids = []
+    for n in ("1", "2"):
+        await ws.send_json(
+            {
+                "id": n,
+                "type": "subscribe",
+                "payload": {
+                    "query": 'mutation { createTodo(input: {title: "ws"}) { id _version } }',
+                    "extensions": {"mutationId": {"clientId": "ws-client", "seq": 7}},
+                },
+            }
+        )
+        msg = await ws.receive_json()
+        assert msg["type"] == "next", msg
+        ids.append(msg["payload"]["data"]["createTodo"]["id"])
+        assert (await ws.receive_json())["type"] == "complete"
+    assert ids[0] == ids[1]
+    items = (await todo.client.ok("{ listTodos { items { id } } }"))["listTodos"]["items"]
+    assert [i["id"] for i in items] == ids[:1]
+    await ws.close()
