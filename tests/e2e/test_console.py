@@ -97,14 +97,18 @@ async def statuses(pg: Any) -> dict[str, str]:
     return result
 
 
-async def start_order(served: Served) -> str:
+async def start_order(served: Served, quantity: int = 1) -> str:
     """createOrder (which triggers `fulfil`) and the new execution's ARN."""
-    await served.client.ok(CREATE_ORDER, {"i": {"customer": "ada", "item": "lamp", "quantity": 1, "amount": 9.5}})
+    order = (
+        await served.client.ok(
+            CREATE_ORDER, {"i": {"customer": "ada", "item": "lamp", "quantity": quantity, "amount": 9.5}}
+        )
+    )["createOrder"]
 
     async def arn() -> Any:
         data = await served.client.ok('{ listExecutions(stateMachine: "fulfil") { executions { executionArn } } }')
-        rows = data["listExecutions"]["executions"]
-        return rows[0]["executionArn"] if rows else None
+        rows = [r["executionArn"] for r in data["listExecutions"]["executions"] if order["id"] in r["executionArn"]]
+        return rows[0] if rows else None
 
     found: str = await until(arn, "an execution of fulfil")
     return found
@@ -182,6 +186,32 @@ async def test_rejecting_from_the_page_compensates(page: Any, orders: Served) ->
     await pg.wait_for_selector("#graph g.node.state[data-state='MarkCancelled'][data-status='SUCCEEDED']", timeout=30_000)
     seen = await statuses(pg)
     assert seen["AwaitApproval"] == "CAUGHT" and seen["Ship"] == "NOT_STARTED"
+
+
+async def test_failed_caught_and_stopped_executions_are_colored(page: Any, orders: Served) -> None:
+    pg = page
+    invalid = await start_order(orders, quantity=0)  # validate_order raises InvalidOrder
+    no_stock = await start_order(orders, quantity=500)  # reserve_stock raises OutOfStock
+    waiting = await start_order(orders)
+    await sign_in(pg, orders, f"/execution/{invalid}")
+    await pg.wait_for_selector("#execution-status:text('FAILED')", timeout=30_000)
+    await pg.wait_for_selector("#graph g.node.state[data-state='Invalid'][data-status='FAILED']")
+    seen = await statuses(pg)
+    assert (seen["Validate"], seen["MarkInvalid"], seen["MarkValidated"]) == ("CAUGHT", "SUCCEEDED", "NOT_STARTED")
+    assert await pg.is_enabled("#redrive") and not await pg.is_enabled("#stop")
+
+    await pg.goto(f"{base(orders)}/console#/execution/{no_stock}")
+    await pg.wait_for_selector("#graph g.node.state[data-state='MarkCancelled'][data-status='SUCCEEDED']", timeout=30_000)
+    seen = await statuses(pg)
+    assert seen["Reserve"] == "CAUGHT" and seen["Compensate"] == "SUCCEEDED" and seen["MarkPaid"] == "NOT_STARTED"
+    assert await pg.get_attribute("#graph g.node.group[data-state='ChargeAndReserve']", "data-status") == "CAUGHT"
+
+    await pg.goto(f"{base(orders)}/console#/execution/{waiting}")
+    await pg.wait_for_selector("#graph g.node.state[data-state='AwaitApproval'][data-status='WAITING']", timeout=30_000)
+    await pg.click("#stop")
+    await pg.wait_for_selector("#execution-status:text('ABORTED')", timeout=30_000)
+    await pg.wait_for_selector("#graph g.node.state[data-state='AwaitApproval'][data-status='FAILED']")
+    assert not await pg.locator("#pending button.approve").count()
 
 
 async def test_data_views_show_row_counts_rows_with_filters_and_the_conflict_log(page: Any, orders: Served) -> None:

@@ -24,7 +24,7 @@ def by_id(lay: LayoutDict) -> dict[str, Any]:
 
 
 def inside(inner: Any, outer: Any) -> bool:
-    return (
+    return bool(
         outer["x"] <= inner["x"]
         and outer["y"] <= inner["y"]
         and inner["x"] + inner["w"] <= outer["x"] + outer["w"]
