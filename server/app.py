@@ -225,7 +225,11 @@ class Syncline:
         # GET /graphql: WebSocket upgrades go to the real-time endpoint, other GETs to `handler.get`.
         realtime.add_routes(app)
         ConsoleEndpoints(
-            authenticator=authenticator, store=metered, db_path=data_dir / DB_FILE, models=bundle.models
+            authenticator=authenticator,
+            store=metered,
+            db_path=data_dir / DB_FILE,
+            models=bundle.models,
+            definitions=workflows.store.definition if workflows is not None else None,
         ).add_routes(app)
         fanout: list[asyncio.Task[None]] = []
 
