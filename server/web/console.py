@@ -7,6 +7,8 @@ endpoints here, all behind the same authenticator as the API:
     POST /console/api/layout     {"definition": "<ASL JSON>"} → the graph layout (graph.py); any caller
     GET  /console/api/models     models with live row counts; API-key / SYSTEM / `admin` group only
     GET  /console/api/conflicts  the conflict log (?model=&limit=&nextToken=), same restriction
+    GET  /console/api/definition ?stateMachine=&version= → one stored version's definition, same
+                                 restriction (executions draw on the version they ran)
 
 Counts and the conflict log ignore row-level rules, so only callers that already see every row
 (an API key, which AppSync treats as the app itself, or a member of the `admin` group) get them.
@@ -19,7 +21,7 @@ import dataclasses
 import json
 import sqlite3
 from pathlib import Path
-from typing import Sequence
+from typing import Awaitable, Callable, Sequence
 
 from aiohttp import web
 
@@ -46,8 +48,16 @@ class ConsoleEndpoints:
     """Routes of the console; `add_routes(app)` mounts them."""
 
     def __init__(
-        self, *, authenticator: Authenticator, store: Store, db_path: Path, models: Sequence[ModelSpec]
+        self,
+        *,
+        authenticator: Authenticator,
+        store: Store,
+        db_path: Path,
+        models: Sequence[ModelSpec],
+        definitions: Callable[[str, int], Awaitable[tuple[str, str] | None]] | None = None,
     ) -> None:
+        """`definitions(name, version)` → (definition, type) of a stored state machine version."""
+        self._definitions = definitions
         self._auth = authenticator
         self._store = store
         self._db_path = db_path
@@ -60,6 +70,7 @@ class ConsoleEndpoints:
         app.router.add_post("/console/api/layout", self.layout)
         app.router.add_get("/console/api/models", self.models)
         app.router.add_get("/console/api/conflicts", self.conflicts)
+        app.router.add_get("/console/api/definition", self.definition)
 
     async def index(self, request: web.Request) -> web.StreamResponse:
         return web.FileResponse(STATIC_DIR / "index.html", headers={"Cache-Control": "no-cache"})
@@ -118,6 +129,23 @@ class ConsoleEndpoints:
             {"conflicts": [dataclasses.asdict(r) for r in records], "nextToken": token},
             dumps=lambda v: json.dumps(v, default=str),
         )
+
+    async def definition(self, request: web.Request) -> web.StreamResponse:
+        identity = await self._identity(request, b"")
+        if identity is None:
+            return _unauthorized()
+        if not is_admin(identity):
+            return _forbidden()
+        name = request.query.get("stateMachine", "")
+        try:
+            version = int(request.query.get("version", ""))
+        except ValueError:
+            return _error(400, "send ?stateMachine=NAME&version=N (N an integer)", "BadRequest")
+        found = await self._definitions(name, version) if self._definitions is not None else None
+        if found is None:
+            return _error(404, f"no stored version {version} of state machine {name!r}", "StateMachineDoesNotExist")
+        definition, kind = found
+        return web.json_response({"stateMachine": name, "version": version, "type": kind, "definition": definition})
 
     async def _identity(self, request: web.Request, body: bytes) -> Identity | None:
         try:

@@ -214,6 +214,26 @@ async def test_failed_caught_and_stopped_executions_are_colored(page: Any, order
     assert not await pg.locator("#pending button.approve").count()
 
 
+async def test_an_execution_is_drawn_with_the_version_it_runs(page: Any, orders: Served) -> None:
+    pg = page
+    client = orders.client
+    v1 = {"StartAt": "Hold", "States": {"Hold": {"Type": "Wait", "Seconds": 600, "Next": "Done"}, "Done": {"Type": "Succeed"}}}
+    await client.ok('mutation($d: String!) { createStateMachine(name: "hold", definition: $d) { version } }', {"d": json.dumps(v1)})
+    started = await client.ok('mutation { startExecution(stateMachine: "hold", input: "{}") { executionArn } }')
+    arn = started["startExecution"]["executionArn"]
+    v2 = {"StartAt": "Extra", "States": {"Extra": {"Type": "Pass", "Next": "Hold"}, **v1["States"]}}
+    updated = await client.ok(
+        'mutation($d: String!) { updateStateMachine(stateMachine: "hold", definition: $d) { version } }', {"d": json.dumps(v2)}
+    )
+    assert updated["updateStateMachine"]["version"] == 2
+    await sign_in(pg, orders, f"/execution/{arn}")
+    await pg.wait_for_selector("#graph g.node.state[data-state='Hold'][data-status='RUNNING']", timeout=30_000)
+    assert await pg.text_content("#drawn-version") == "version 1"
+    assert not await pg.locator("#graph g.node[data-state='Extra']").count()
+    await pg.goto(f"{base(orders)}/console#/machines/hold")
+    await pg.wait_for_selector("#graph g.node[data-state='Extra']")
+
+
 async def test_data_views_show_row_counts_rows_with_filters_and_the_conflict_log(page: Any, orders: Served) -> None:
     pg = page
     await start_order(orders)
@@ -262,6 +282,12 @@ async def test_console_api_needs_the_same_credentials_as_graphql(orders: Served)
             assert "not valid JSON" in (await resp.json())["errors"][0]["message"]
         async with session.get(f"{url}/console/api/models", headers=headers) as resp:
             assert (await resp.json()) == {"models": [{"name": "Order", "rows": 0}]}
+        async with session.get(f"{url}/console/api/definition?stateMachine=fulfil&version=1", headers=headers) as resp:
+            assert json.loads((await resp.json())["definition"]) == json.loads(definition)
+        async with session.get(f"{url}/console/api/definition?stateMachine=fulfil&version=9", headers=headers) as resp:
+            assert resp.status == 404
+        async with session.get(f"{url}/console/api/definition?stateMachine=fulfil&version=1") as resp:
+            assert resp.status == 401
 
 
 def test_install_script_and_ci_hook() -> None:

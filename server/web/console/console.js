@@ -355,8 +355,17 @@ async function executionView(arn) {
     "query($a: String!) { describeExecution(executionArn: $a) { executionArn name status stateMachineArn stateMachineVersion startDate stopDate input output error cause } }", { a: arn });
   if (!x) { $view.replaceChildren(h("p", { class: "error" }, `no execution ${arn}`)); return; }
   const name = machineName(x.stateMachineArn);
-  const { describeStateMachine: m } = await gql("query($n: String!) { describeStateMachine(stateMachine: $n) { definition } }", { n: name });
-  const lay = await api("/console/api/layout", { method: "POST", body: JSON.stringify({ definition: m.definition }) });
+  const { describeStateMachine: m } = await gql("query($n: String!) { describeStateMachine(stateMachine: $n) { definition version } }", { n: name });
+  // Draw the version the execution ran; callers not allowed the stored versions get the latest.
+  let definition = m.definition;
+  let drawn = `version ${m.version}`;
+  if (x.stateMachineVersion && x.stateMachineVersion !== m.version) {
+    try {
+      definition = (await api(`/console/api/definition?stateMachine=${encodeURIComponent(name)}&version=${x.stateMachineVersion}`)).definition;
+      drawn = `version ${x.stateMachineVersion}`;
+    } catch (e) { drawn = `version ${m.version} (the latest; version ${x.stateMachineVersion} is not available: ${e.message})`; }
+  }
+  const lay = await api("/console/api/layout", { method: "POST", body: JSON.stringify({ definition }) });
   const svg = drawGraph(lay);
   const res = resourcesOf(lay);
   const events = [];
@@ -412,7 +421,8 @@ async function executionView(arn) {
   const add = (e) => { if (e && !seen.has(e.id)) { seen.add(e.id); events.push(e); } };
   $view.replaceChildren(
     h("h1", {}, "Execution ", h("code", {}, x.name), " ", statusEl),
-    h("p", {}, "State machine ", h("a", { href: `#/machines/${encodeURIComponent(name)}` }, name), ` (version ${x.stateMachineVersion ?? "?"}), started ${x.startDate}`),
+    h("p", {}, "State machine ", h("a", { href: `#/machines/${encodeURIComponent(name)}` }, name),
+      ` (ran version ${x.stateMachineVersion ?? "?"}, drawn: `, h("span", { id: "drawn-version" }, drawn), `), started ${x.startDate}`),
     h("div", { class: "toolbar" }, stop, redrive, msg),
     LEGEND(),
     h("div", { class: "grid2" },
