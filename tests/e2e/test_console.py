@@ -217,7 +217,7 @@ async def test_failed_caught_and_stopped_executions_are_colored(page: Any, order
 async def test_an_execution_is_drawn_with_the_version_it_runs(page: Any, orders: Served) -> None:
     pg = page
     client = orders.client
-    v1 = {"StartAt": "Hold", "States": {"Hold": {"Type": "Wait", "Seconds": 600, "Next": "Done"}, "Done": {"Type": "Succeed"}}}
+    v1: dict[str, Any] = {"StartAt": "Hold", "States": {"Hold": {"Type": "Wait", "Seconds": 600, "Next": "Done"}, "Done": {"Type": "Succeed"}}}
     await client.ok('mutation($d: String!) { createStateMachine(name: "hold", definition: $d) { version } }', {"d": json.dumps(v1)})
     started = await client.ok('mutation { startExecution(stateMachine: "hold", input: "{}") { executionArn } }')
     arn = started["startExecution"]["executionArn"]
