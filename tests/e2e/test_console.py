@@ -237,6 +237,11 @@ async def test_an_execution_is_drawn_with_the_version_it_runs(page: Any, orders:
 async def test_data_views_show_row_counts_rows_with_filters_and_the_conflict_log(page: Any, orders: Served) -> None:
     pg = page
     await start_order(orders)
+    [order] = (await orders.client.ok("{ listOrders { items { id } } }"))["listOrders"]["items"]
+    # Two writes from version 1: the second is stale, AUTOMERGE resolves it and logs the conflict.
+    update = "mutation($i: UpdateOrderInput!) { updateOrder(input: $i) { id _version } }"
+    await orders.client.ok(update, {"i": {"id": order["id"], "note": "first", "_version": 1}})
+    await orders.client.ok(update, {"i": {"id": order["id"], "note": "stale", "_version": 1}})
     await sign_in(pg, orders, "/data/Order?filter=" + '{"customer":{"eq":"ada"}}')
     await pg.wait_for_selector("#rows table")
     assert await pg.text_content(".row-count[data-model='Order']") == "1"
@@ -245,7 +250,10 @@ async def test_data_views_show_row_counts_rows_with_filters_and_the_conflict_log
     await pg.click("#row-filter-apply")
     await pg.wait_for_function("document.querySelectorAll('#rows tbody tr').length === 0")
     await pg.goto(f"{base(orders)}/console#/conflicts")
-    await pg.wait_for_selector("#conflicts p, #conflicts table")
+    row = pg.locator("#conflicts tbody tr", has_text=order["id"]).first
+    await row.wait_for()
+    assert "AUTOMERGE" in (await row.text_content() or "")
+    assert '"stale"' in (await row.text_content() or "")
 
 
 async def test_the_explorer_works_inside_the_console(page: Any, orders: Served) -> None:
