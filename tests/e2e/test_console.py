@@ -217,11 +217,19 @@ async def test_failed_caught_and_stopped_executions_are_colored(page: Any, order
 async def test_an_execution_is_drawn_with_the_version_it_runs(page: Any, orders: Served) -> None:
     pg = page
     client = orders.client
-    v1: dict[str, Any] = {"StartAt": "Hold", "States": {"Hold": {"Type": "Wait", "Seconds": 600, "Next": "Done"}, "Done": {"Type": "Succeed"}}}
+    v1: dict[str, Any] = {
+        "StartAt": "Tag",
+        "States": {
+            # A path in a key without ".$": a WARNING diagnostic (NO_DOLLAR), not an error.
+            "Tag": {"Type": "Pass", "Parameters": {"x": "$.foo"}, "Next": "Hold"},
+            "Hold": {"Type": "Wait", "Seconds": 600, "Next": "Done"},
+            "Done": {"Type": "Succeed"},
+        },
+    }
     await client.ok('mutation($d: String!) { createStateMachine(name: "hold", definition: $d) { version } }', {"d": json.dumps(v1)})
     started = await client.ok('mutation { startExecution(stateMachine: "hold", input: "{}") { executionArn } }')
     arn = started["startExecution"]["executionArn"]
-    v2 = {"StartAt": "Extra", "States": {"Extra": {"Type": "Pass", "Next": "Hold"}, **v1["States"]}}
+    v2 = {"StartAt": "Extra", "States": {"Extra": {"Type": "Pass", "Next": "Tag"}, **v1["States"]}}
     updated = await client.ok(
         'mutation($d: String!) { updateStateMachine(stateMachine: "hold", definition: $d) { version } }', {"d": json.dumps(v2)}
     )
@@ -232,6 +240,9 @@ async def test_an_execution_is_drawn_with_the_version_it_runs(page: Any, orders:
     assert not await pg.locator("#graph g.node[data-state='Extra']").count()
     await pg.goto(f"{base(orders)}/console#/machines/hold")
     await pg.wait_for_selector("#graph g.node[data-state='Extra']")
+    assert await pg.text_content("#validation-result") == "OK"
+    diagnostic = pg.locator("tr", has_text="NO_DOLLAR")
+    assert "WARNING" in (await diagnostic.text_content() or "")
 
 
 async def test_data_views_show_row_counts_rows_with_filters_and_the_conflict_log(page: Any, orders: Served) -> None:
