@@ -114,17 +114,17 @@ class ModelHandle:
         if rid is not None and await self._c._replica.get(self.name, rid) is not None:
             return await self.update(rid, item)
         ch = await self._c._replica.local_write(self.name, "create", item, rid)
-        self._c._local_change(ch)
+        await self._c._local_change(ch)
         return dict(ch.item)
 
     async def update(self, id: str, changes: Mapping[str, Any]) -> dict[str, Any]:
         ch = await self._c._replica.local_write(self.name, "update", changes, id)
-        self._c._local_change(ch)
+        await self._c._local_change(ch)
         return dict(ch.item)
 
     async def delete(self, id: str) -> None:
         ch = await self._c._replica.local_write(self.name, "delete", {}, id)
-        self._c._local_change(ch)
+        await self._c._local_change(ch)
 
     async def get(self, id: str) -> dict[str, Any] | None:
         return await self._c._replica.get(self.name, id)
@@ -217,7 +217,6 @@ class SyncClient:
         self._single_until = 0
         self._last_delta = 0.0
         self._subs_model: dict[str, tuple[str, str]] = {}
-        self._bg: set[asyncio.Task[None]] = set()
 
     # --- lifecycle ------------------------------------------------------------------------------
 
@@ -305,7 +304,7 @@ class SyncClient:
             ch = await self._replica.local_write(d.model, "delete", {}, d.record_id)
         else:
             ch = await self._replica.local_write(d.model, "update", d.payload, d.record_id)
-        self._local_change(ch)
+        await self._local_change(ch)
 
     async def drop_dead_letter(self, id: int) -> None:
         if await self._replica.take_dead_letter(id) is None:
@@ -326,18 +325,12 @@ class SyncClient:
             for q in self._observers:
                 q.put_nowait(ch)
 
-    def _local_change(self, ch: Change) -> None:
+    async def _local_change(self, ch: Change) -> None:
         self._publish([ch])
         if not self._kicked:
             self._kicked = True
             self._inbox.put_nowait(("kick", None))
-        if self._status_subs:
-            task = asyncio.get_running_loop().create_task(self._refresh_status())
-            self._bg.add(task)
-            task.add_done_callback(self._bg.discard)
-
-    async def _refresh_status(self) -> None:
-        with contextlib.suppress(Exception):
+        if self._status_subs:  # only pay for the count when someone listens
             self._set_status(self._status.state, await self._replica.pending_count(), self._status.error)
 
     def _set_status(self, state: State, pending: int | None = None, error: str | None = None) -> None:
@@ -570,7 +563,7 @@ class SyncClient:
     async def _send(self, seq: int, batch: list[Entry]) -> None:
         assert self._http is not None
         muts = [
-            WireMutation(key=f"m{e.entry}", model=self._replica.model(e.model), op=e.op, input=e.wire_input or {})
+            WireMutation(key=e.wire_key or f"e{e.entry}", model=self._replica.model(e.model), op=e.op, input=e.wire_input or {})
             for e in batch
         ]
         doc, variables = batch_document(muts)
@@ -590,13 +583,13 @@ class SyncClient:
             await self._field_error(batch[0], err)
             return
         by_key = {str(e.path[0]): e for e in errors if e.path}
-        acks = [(ent, item) for ent in batch if isinstance(item := data.get(f"m{ent.entry}"), Mapping)]
+        acks = [(ent, item) for ent in batch if isinstance(item := data.get(ent.wire_key or ""), Mapping)]
         self._publish([ch for ch in await self._replica.ack_many(acks) if ch is not None])
         acked = {ent.entry for ent, _ in acks}
         for ent in batch:
             if ent.entry not in acked:
-                key = f"m{ent.entry}"
-                await self._field_error(ent, by_key.get(key) or ServerError("no result", error_type="InternalFailure"))
+                found = by_key.get(ent.wire_key or "")
+                await self._field_error(ent, found or ServerError("no result", error_type="InternalFailure"))
 
     async def _field_error(self, ent: Entry, err: ServerError) -> None:
         kind = classify_error(err.error_type)

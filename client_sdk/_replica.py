@@ -32,7 +32,7 @@ CREATE TABLE IF NOT EXISTS _meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS _cursors (model TEXT PRIMARY KEY, last_sync INTEGER NOT NULL, synced_at REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS _outbox (
     entry INTEGER PRIMARY KEY AUTOINCREMENT, model TEXT NOT NULL, record_id TEXT NOT NULL,
-    op TEXT NOT NULL, payload TEXT NOT NULL, wire_seq INTEGER, wire_input TEXT,
+    op TEXT NOT NULL, payload TEXT NOT NULL, wire_seq INTEGER, wire_input TEXT, wire_key TEXT,
     attempts INTEGER NOT NULL DEFAULT 0, created_at REAL NOT NULL);
 CREATE INDEX IF NOT EXISTS _outbox_record ON _outbox (model, record_id, entry);
 CREATE TABLE IF NOT EXISTS _dead_letters (
@@ -64,6 +64,7 @@ class Entry:
     wire_seq: int | None
     wire_input: dict[str, Any] | None
     attempts: int
+    wire_key: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -281,11 +282,12 @@ class Replica:
         clean = self._clean(m, values)
         async with self._tx() as db:
             now = _now_iso()
+            fresh = op == "create" and not id  # a new uuid4: no row and no outbox entry to look up
             if op == "create":
                 rid = id or str(uuid.uuid4())
                 if not isinstance(rid, str) or not rid:
                     raise InvalidItem(f"id must be a non-empty string, got {rid!r}")
-                if await self._get_row(db, m, rid) is not None:
+                if not fresh and await self._get_row(db, m, rid) is not None:
                     raise InvalidItem(f"{m.name} {rid!r} already exists in the replica; use update")
                 item: dict[str, Any] = {"id": rid, **{f.name: None for f in m.fields}, **clean}
                 item.update(createdAt=now, updatedAt=now, _version=None, _lastChangedAt=None, _deleted=False)
@@ -304,7 +306,7 @@ class Replica:
                 else:
                     item["_deleted"] = True
                     payload = {"id": rid}
-            last = await self._last_entry(db, m.name, rid)
+            last = None if fresh else await self._last_entry(db, m.name, rid)
             decision = coalesce(last[1] if last else None, op, payload)
             if isinstance(decision, Append):
                 await db.execute(
@@ -345,6 +347,7 @@ class Replica:
             wire_seq=r["wire_seq"],
             wire_input=json.loads(r["wire_input"]) if r["wire_input"] else None,
             attempts=r["attempts"],
+            wire_key=r["wire_key"],
         )
 
     async def head(self, limit: int) -> list[Entry]:
@@ -386,17 +389,21 @@ class Replica:
                 for rid, item in (await self._rows(db, m, [e.record_id for e in ents if e.model == name])).items():
                     current[(name, rid)] = item
             out: list[Entry] = []
-            updates: list[tuple[int, str, int]] = []
-            for ent in ents:
+            updates: list[tuple[int, str, str, int]] = []
+            for pos, ent in enumerate(ents):
+                # The response key is the entry's position, so every full batch is the same
+                # document text (the server caches parsed, validated documents by text); it is
+                # stored, because a resend of what is left of a batch must keep each key.
+                key = f"m{pos}"
                 m = self.model(ent.model)
                 wire: dict[str, Any] = {"id": ent.record_id}
                 if ent.op != "delete":
                     wire.update(m.input_fields(ent.payload))
                 if ent.op != "create":
                     wire["_version"] = current.get((ent.model, ent.record_id), {}).get("_version") or 0
-                updates.append((seq, _dumps(wire), ent.entry))
-                out.append(Entry(**{**ent.__dict__, "wire_seq": seq, "wire_input": wire}))
-            await db.executemany("UPDATE _outbox SET wire_seq=?, wire_input=? WHERE entry=?", updates)
+                updates.append((seq, _dumps(wire), key, ent.entry))
+                out.append(Entry(**{**ent.__dict__, "wire_seq": seq, "wire_input": wire, "wire_key": key}))
+            await db.executemany("UPDATE _outbox SET wire_seq=?, wire_input=?, wire_key=? WHERE entry=?", updates)
         return seq, out
 
     async def unfreeze(self, entries: Sequence[int], *, bump: bool = False) -> None:
@@ -404,7 +411,7 @@ class Replica:
         async with self._tx() as db:
             for e in entries:
                 await db.execute(
-                    "UPDATE _outbox SET wire_seq=NULL, wire_input=NULL, attempts=attempts+? WHERE entry=?",
+                    "UPDATE _outbox SET wire_seq=NULL, wire_input=NULL, wire_key=NULL, attempts=attempts+? WHERE entry=?",
                     (1 if bump else 0, e),
                 )
 
@@ -470,7 +477,7 @@ class Replica:
         m = self.model(ent.model)
         async with self._tx() as db:
             await db.execute(
-                "UPDATE _outbox SET payload=?, wire_seq=NULL, wire_input=NULL, attempts=attempts+1 WHERE entry=?",
+                "UPDATE _outbox SET payload=?, wire_seq=NULL, wire_input=NULL, wire_key=NULL, attempts=attempts+1 WHERE entry=?",
                 (_dumps(dict(payload)), ent.entry),
             )
             cur = await self._get_row(db, m, ent.record_id)

@@ -56,24 +56,26 @@ async def test_two_clients_converge(
 
     srv = Server(make_project(tmp_path, conflict=strategy), free_port())
     await srv.start()
+    b_kw = {"conflict_handler": resolve} if handler else {}
     try:
-        async with opened(srv.url, tmp_path / "a.db") as a, opened(
-            srv.url, tmp_path / "b.db", conflict_handler=resolve if handler else None
-        ) as b:
+        async with opened(srv.url, tmp_path / "a.db") as a:
             row = await a.model("Todo").save({"title": "base", "tags": []})
             await asyncio.wait_for(a.sync(), 20)
-            await asyncio.wait_for(b.sync(), 20)
-            assert (await b.model("Todo").get(row["id"])) is not None
-            await srv.stop()
-            await a.model("Todo").update(row["id"], {"title": "from A", "tags": ["a"]})
-            await b.model("Todo").update(row["id"], {"title": "from B", "tags": ["b"]})
+            async with opened(srv.url, tmp_path / "b.db", **b_kw) as b:
+                await asyncio.wait_for(b.sync(), 20)
+                assert (await b.model("Todo").get(row["id"])) is not None
+                await srv.stop()
+                await a.model("Todo").update(row["id"], {"title": "from A", "tags": ["a"]})
+                await b.model("Todo").update(row["id"], {"title": "from B", "tags": ["b"]})
+            # B stays offline (closed) until A's edit has reached the server: B's is the later one.
             await srv.start()
             await asyncio.wait_for(a.sync(), 20)
-            await asyncio.wait_for(b.sync(), 20)
-            server = await converge(srv, a, b)
-            assert server[row["id"]]["title"] == expected_title
-            assert server[row["id"]]["tags"] == expected_tags
-            assert await a.dead_letters() == [] and await b.dead_letters() == []
+            async with opened(srv.url, tmp_path / "b.db", **b_kw) as b:
+                await asyncio.wait_for(b.sync(), 20)
+                server = await converge(srv, a, b)
+                assert server[row["id"]]["title"] == expected_title
+                assert server[row["id"]]["tags"] == expected_tags
+                assert await a.dead_letters() == [] and await b.dead_letters() == []
             if handler:
                 assert calls and calls[0][2] == 1
                 assert calls[0][0]["title"] == "from B" and calls[0][1]["title"] == "from A"

@@ -126,7 +126,7 @@ async def test_a_batch_applied_but_not_acknowledged_is_resent_as_is(tmp_path: Pa
         async with aiohttp.ClientSession() as session:  # the send whose answer was lost
             http = HttpTransport(session, srv.url, ApiKey(API_KEY), timeout=10)
             doc, variables = batch_document(
-                [WireMutation(key=f"m{e.entry}", model=models[e.model], op=e.op, input=e.wire_input or {}) for e in batch]
+                [WireMutation(key=e.wire_key, model=models[e.model], op=e.op, input=e.wire_input or {}) for e in batch]
             )
             body = await http.execute(doc, variables, extensions={"mutationId": {"clientId": client_id, "seq": seq}})
             assert "errors" not in body, body
