@@ -285,8 +285,11 @@ async def test_console_api_needs_the_same_credentials_as_graphql(orders: Served)
         url = base(orders)
         async with session.get(f"{url}/console") as resp:
             assert resp.status == 200 and "console.js" in await resp.text()
-        async with session.get(f"{url}/console/static/..%2Fhttp.py") as resp:
-            assert resp.status == 404
+        for name in ("..%2Fhttp.py", "_endpoints.py", "__init__.py", "nothing.js"):
+            async with session.get(f"{url}/console/static/{name}") as resp:
+                assert resp.status == 404, name
+        async with session.get(f"{url}/console/static/console.js") as resp:
+            assert resp.status == 200 and resp.content_type == "text/javascript"
         async with session.post(f"{url}/console/api/layout", json={"definition": definition}) as resp:
             assert resp.status == 401
         async with session.get(f"{url}/console/api/conflicts", headers={"x-api-key": "da2-wrong"}) as resp:
@@ -315,6 +318,12 @@ def test_install_script_and_ci_hook() -> None:
     assert "apt-get install -y" in script.read_text() and "/usr/bin/chromium" in script.read_text()
     assert "scripts/install-browser.sh" in (ROOT / ".ci" / "run").read_text()
     assert shutil.which("bash")
+
+
+def test_exported_members() -> None:
+    import server.web.console as console
+
+    assert console.__all__ == sorted(console.__all__) == ["ADMIN_GROUP", "ConsoleEndpoints", "is_admin"]
 
 
 def test_counts_and_conflicts_are_for_api_keys_and_admins_only() -> None:

@@ -1,7 +1,7 @@
 """The console at /console: static pages shipped in the package, and a small JSON API beside them.
 
-The pages (server/web/console/*.html|css|js, plain ES modules, no build step) hold no data;
-everything they show comes from GraphQL (POST /graphql, WebSocket /graphql) or from the three
+The pages (this package's *.html|css|js, plain ES modules, no build step) hold no data;
+everything they show comes from GraphQL (POST /graphql, WebSocket /graphql) or from the four
 endpoints here, all behind the same authenticator as the API:
 
     POST /console/api/layout     {"definition": "<ASL JSON>"} → the graph layout (graph.py); any caller
@@ -33,7 +33,7 @@ from server.web.http import Authenticator
 from server.workflows.asl.errors import AslSyntaxError
 from server.workflows.graph import layout
 
-STATIC_DIR = Path(__file__).parent / "console"
+STATIC_DIR = Path(__file__).parent
 _TYPES = {".html": "text/html", ".css": "text/css", ".js": "text/javascript", ".json": "application/json"}
 ADMIN_GROUP = "admin"
 MAX_DEFINITION_BYTES = 1_048_576
