@@ -277,6 +277,18 @@ async def test_the_explorer_works_inside_the_console(page: Any, orders: Served) 
     assert "listOrders" in await frame.locator("#query").input_value()
     await frame.locator("#run").click()
     await frame.locator("#result", has_text='"customer": "ada"').wait_for(timeout=15_000)
+    # A subscription runs over the WebSocket and shows events as they come.
+    await frame.locator("#query").fill("subscription { onCreateOrder { id customer } }")
+    await frame.locator("#run").click()
+    await frame.locator("#result", has_text='"subscribed": true').wait_for(timeout=15_000)
+    registry = orders.running.syncline.realtime.registry  # type: ignore[union-attr]
+
+    async def registered() -> bool:
+        return bool(registry.subscribers >= 1)
+
+    await until(registered, "the explorer's subscription is registered")
+    await orders.client.ok(CREATE_ORDER, {"i": {"customer": "grace", "item": "pen", "quantity": 1, "amount": 1.0}})
+    await frame.locator("#result", has_text='"customer": "grace"').wait_for(timeout=15_000)
 
 
 async def test_console_api_needs_the_same_credentials_as_graphql(orders: Served) -> None:

@@ -63,7 +63,7 @@ async function api(path, init = {}) {
 // ---------------------------------------------------------------- WebSocket (graphql-transport-ws)
 
 class Live {
-  constructor() { this.ws = null; this.subs = new Map(); this.next = 1; this.acked = false; this.retry = null; }
+  constructor() { this.ws = null; this.subs = new Map(); this.next = 1; this.acked = false; this.retry = null; this.delay = 500; }
 
   restart() { if (this.ws) this.ws.close(); else this.connect(); }
 
@@ -77,13 +77,15 @@ class Live {
     ws.onclose = () => {
       this.ws = null; this.acked = false; setLive(false);
       clearTimeout(this.retry);
-      this.retry = setTimeout(() => this.connect(), 1000);
+      // Back off (up to 30 s) while the server is away or refuses the credentials.
+      this.delay = Math.min(this.delay * 2, 30000);
+      this.retry = setTimeout(() => this.connect(), this.delay);
     };
   }
 
   receive(msg) {
     if (msg.type === "connection_ack") {
-      this.acked = true; setLive(true);
+      this.acked = true; this.delay = 500; setLive(true);
       for (const [id, s] of this.subs) this.send(id, s);
     } else if (msg.type === "ping") {
       this.ws.send(JSON.stringify({ type: "pong" }));
