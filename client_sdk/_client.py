@@ -173,7 +173,6 @@ class SyncClient:
         batch_size: int = 50,
         pipeline: int = 2,
         sync_page_size: int | None = None,
-        max_query_cost: int = 5000,
         max_conflict_attempts: int = 3,
         max_retry_attempts: int = 5,
         backoff_base: float = 0.25,
@@ -193,7 +192,7 @@ class SyncClient:
         self.batch_size = max(1, batch_size)
         self.pipeline = max(1, pipeline)
         self._page_size = sync_page_size
-        self._max_cost = max_query_cost
+        self._page_limits: dict[str, int] = {}
         self.max_conflict_attempts = max_conflict_attempts
         self.max_retry_attempts = max_retry_attempts
         self._backoff = (backoff_base, backoff_cap)
@@ -467,10 +466,11 @@ class SyncClient:
     # --- delta sync -----------------------------------------------------------------------------
 
     def _page_limit(self, m: ModelDef) -> int:
+        """The page size: the app's, else the one that last worked, else the protocol's
+        maximum (1000); a LimitExceeded answer halves it and the halved size is kept."""
         if self._page_size:
             return self._page_size
-        per_item = len(m.fields) + 7
-        return max(1, min(1000, (self._max_cost - 20) // per_item))
+        return self._page_limits.get(m.name, 1000)
 
     async def _sync_all(self) -> None:
         for m in list(self._replica.models.values()):
@@ -504,6 +504,7 @@ class SyncClient:
                     err = ServerError.from_wire((body.get("errors") or [{"message": "no data"}])[0])
                     if err.error_type == "LimitExceeded" and limit > 1:
                         limit = max(1, limit // 2)
+                        self._page_limits[m.name] = limit
                         pending = fetch(token)
                         continue
                     raise err
