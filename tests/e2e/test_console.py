@@ -174,6 +174,14 @@ async def test_a_live_execution_moves_on_the_page_and_approval_from_the_page_com
     )
     assert described["describeExecution"]["status"] == "SUCCEEDED"
     assert json.loads(described["describeExecution"]["output"])["approval"] == {"approved": True}
+    # The history table (read, then grown live) lists every event once, in order.
+    history = await orders.client.ok(
+        "query($a: String!) { getExecutionHistory(executionArn: $a, limit: 1000) { events { id } } }", {"a": arn}
+    )
+    expected = [e["id"] for e in history["getExecutionHistory"]["events"]]
+    await pg.wait_for_function(f"document.querySelectorAll('#history tbody tr').length === {len(expected)}")
+    shown = await pg.evaluate("() => [...document.querySelectorAll('#history tbody tr')].map(r => +r.cells[0].textContent)")
+    assert shown == expected
     await pg.locator("#graph svg").screenshot(path=str(ARTIFACTS / "console-execution-graph-succeeded.png"))
 
 

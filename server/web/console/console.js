@@ -410,15 +410,32 @@ async function executionView(arn) {
         }) }, "Reject"))];
     }))] : [h("p", {}, "No task is waiting for a token.")]));
   };
+  // The history table grows by appending rows; it is rebuilt only when an event arrives out of
+  // order (a live event overtaking the history page). Painting waits for the next frame.
+  const row = (e) => {
+    const d = e.details ? JSON.parse(e.details) : {};
+    const { name, input, output, inputDetails, outputDetails, ...rest } = d;
+    return h("tr", {}, [e.id, e.timestamp, e.type, name || "", h("pre", { class: "input" }, pretty(input)),
+      h("pre", { class: "output" }, pretty(output)), h("pre", {}, Object.keys(rest).length ? JSON.stringify(rest, null, 2) : "")]
+      .map((c) => h("td", {}, c)));
+  };
+  const tbody = h("tbody");
+  histEl.append(h("table", {}, h("thead", {}, h("tr", {}, ["#", "Time", "Type", "State", "Input", "Output", "Details"].map((x) => h("th", {}, x)))), tbody));
+  let shown = 0;
+  let frame = null;
+  const byId = (a, b) => a.id - b.id;
   const render = () => {
-    events.sort((a, b) => a.id - b.id);
-    paint(svg, stateStatuses(events, res, pending));
-    histEl.replaceChildren(table(["#", "Time", "Type", "State", "Input", "Output", "Details"], events.map((e) => {
-      const d = e.details ? JSON.parse(e.details) : {};
-      const { name, input, output, inputDetails, outputDetails, ...rest } = d;
-      return [e.id, e.timestamp, e.type, name || "", h("pre", { class: "input" }, pretty(input)),
-        h("pre", { class: "output" }, pretty(output)), h("pre", {}, Object.keys(rest).length ? JSON.stringify(rest, null, 2) : "")];
-    })));
+    let fresh = events.slice(shown).sort(byId);
+    if (shown && fresh.length && fresh[0].id < events[shown - 1].id) {
+      events.sort(byId);
+      tbody.replaceChildren();
+      fresh = events.slice();
+    } else {
+      events.splice(shown, fresh.length, ...fresh);
+    }
+    tbody.append(...fresh.map(row));
+    shown = events.length;
+    if (frame === null) frame = requestAnimationFrame(() => { frame = null; paint(svg, stateStatuses(events, res, pending)); });
   };
   const add = (e) => { if (e && !seen.has(e.id)) { seen.add(e.id); events.push(e); } };
   $view.replaceChildren(
