@@ -521,7 +521,7 @@ class SyncClient:
                     first = False
                 if base:
                     seen.update(it["id"] for it in items)
-                self._publish(await self._replica.apply_remote(m.name, items))
+                self._publish(await self._replica.apply_remote(m.name, items, changes=bool(self._observers)))
                 if not token:
                     break
         finally:

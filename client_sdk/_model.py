@@ -10,7 +10,8 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from functools import cached_property
+from typing import Any, Callable, Mapping
 
 from ._errors import InvalidItem
 
@@ -19,6 +20,7 @@ __all__ = ["FieldDef", "ModelDef", "INTROSPECTION_QUERY", "METADATA", "models_fr
 METADATA = ("createdAt", "updatedAt", "_version", "_deleted", "_lastChangedAt")
 _NAME = re.compile(r"^[_A-Za-z][_0-9A-Za-z]*$")
 _INT = {"Int", "AWSTimestamp"}
+_ENCODE = json.JSONEncoder(separators=(",", ":")).encode  # one encoder, not one per value
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -54,7 +56,7 @@ class FieldDef:
         if value is None:
             return None
         if self.is_list:
-            return json.dumps(value, separators=(",", ":"))
+            return _ENCODE(value)
         if self.base == "Boolean":
             return 1 if value else 0
         return value
@@ -88,6 +90,19 @@ class ModelDef:
     def of(cls, name: str, fields: Mapping[str, str], *, plural: str = "") -> "ModelDef":
         """ModelDef.of("Todo", {"title": "String!", "done": "Boolean"})."""
         return cls(name=name, plural=plural, fields=tuple(FieldDef(name=k, type=v) for k, v in fields.items()))
+
+    @cached_property
+    def converters(self) -> list[tuple[str, Callable[[Any], Any] | None]]:
+        """(field, to-SQL conversion or None for none): the replica's hot path."""
+        out: list[tuple[str, Callable[[Any], Any] | None]] = []
+        for f in self.fields:
+            if f.is_list:
+                out.append((f.name, _ENCODE))
+            elif f.base == "Boolean":
+                out.append((f.name, lambda v: 1 if v else 0))
+            else:
+                out.append((f.name, None))
+        return out
 
     @property
     def field_map(self) -> dict[str, FieldDef]:

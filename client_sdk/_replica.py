@@ -210,9 +210,12 @@ class Replica:
 
     @staticmethod
     def _values(m: ModelDef, item: Mapping[str, Any]) -> list[Any]:
-        vals = [item["id"], *(f.to_sql(item.get(f.name)) for f in m.fields)]
-        vals += [item.get("createdAt"), item.get("updatedAt"), item.get("_version"), item.get("_lastChangedAt")]
-        vals.append(1 if item.get("_deleted") else 0)
+        get = item.get
+        vals = [item["id"]]
+        for name, conv in m.converters:
+            v = get(name)
+            vals.append(v if conv is None or v is None else conv(v))
+        vals += [get("createdAt"), get("updatedAt"), get("_version"), get("_lastChangedAt"), 1 if get("_deleted") else 0]
         return vals
 
     async def _put_row(self, db: aiosqlite.Connection, m: ModelDef, item: Mapping[str, Any]) -> None:
@@ -556,14 +559,14 @@ class Replica:
     # --- remote -----------------------------------------------------------------------------
 
     async def apply_remote(
-        self, model: str, items: Sequence[Mapping[str, Any]], *, force: bool = False
+        self, model: str, items: Sequence[Mapping[str, Any]], *, force: bool = False, changes: bool = True
     ) -> list[Change]:
         """Apply server items that are newer than the local rows, skipping rows with queued
         local changes (unless `force`: the caller knows the record has none)."""
         m = self.model(model)
         if not items:
             return []
-        changes: list[Change] = []
+        out: list[Change] = []
         async with self._tx() as db:
             pending = set() if force else {
                 r[0]
@@ -589,20 +592,17 @@ class Replica:
                     continue
                 if not force and not should_apply_remote(local.get(it["id"]), it):
                     continue
-                batch.append(
-                    [it["id"], *(f.to_sql(it.get(f.name)) for f in m.fields), it.get("createdAt"),
-                     it.get("updatedAt"), it.get("_version"), it.get("_lastChangedAt"), 1 if it.get("_deleted") else 0]
-                )
-                existed = it["id"] in local
-                op: Op = "delete" if it.get("_deleted") else ("update" if existed else "create")
-                changes.append(Change(model=m.name, op=op, item=dict(it), source="remote"))
+                batch.append(self._values(m, it))
+                if changes:
+                    op: Op = "delete" if it.get("_deleted") else ("update" if it["id"] in local else "create")
+                    out.append(Change(model=m.name, op=op, item=dict(it), source="remote"))
             if batch:
                 await db.executemany(
                     f'INSERT OR REPLACE INTO "{m.table}" ({", ".join(chr(34) + c + chr(34) for c in cols)}) '
                     f'VALUES ({", ".join("?" * len(cols))})',
                     batch,
                 )
-        return changes
+        return out
 
     async def remove_missing(self, model: str, seen: set[str], started_at: int) -> list[Change]:
         """After a base sync: drop rows the server did not return, except rows with queued
