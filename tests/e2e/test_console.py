@@ -18,6 +18,7 @@ import pytest
 
 from server.auth.identity import Identity
 from server.web.console import is_admin
+from tests.e2e.auth_world import AuthServer, serve_auth_project
 from tests.e2e.conftest import API_KEY, ROOT, Served, copy_project, serve_project
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -351,3 +352,42 @@ def test_counts_and_conflicts_are_for_api_keys_and_admins_only() -> None:
     assert is_admin(Identity(auth_mode="OPENID_CONNECT", sub="u1", groups=("admin",)))
     assert not is_admin(Identity(auth_mode="OPENID_CONNECT", sub="u2", groups=("staff",)))
     assert not is_admin(Identity(auth_mode="AWS_LAMBDA"))
+
+
+@pytest.fixture
+async def auth_world(tmp_path: Path) -> AsyncIterator[AuthServer]:
+    async for world in serve_auth_project(tmp_path):
+        yield world
+
+
+async def test_a_token_signs_in_and_counts_need_the_admin_group(tmp_path: Path, auth_world: AuthServer) -> None:
+    url = auth_world.url.removesuffix("/graphql")
+    user = auth_world.tokens.token("alice")
+    admin = auth_world.tokens.token("root", groups=("admin",))
+    async with aiohttp.ClientSession() as session:
+        async with session.get(f"{url}/console/api/models", headers={"Authorization": user}) as resp:
+            assert resp.status == 403
+        async with session.get(f"{url}/console/api/conflicts", headers={"Authorization": user}) as resp:
+            assert resp.status == 403
+        async with session.get(f"{url}/console/api/models", headers={"Authorization": admin}) as resp:
+            assert resp.status == 200 and "models" in await resp.json()
+    if not CHROMIUM.exists():
+        pytest.skip("/usr/bin/chromium is missing: run scripts/install-browser.sh (CI does)")
+    playwright_api = pytest.importorskip("playwright.async_api")
+    async with playwright_api.async_playwright() as pw:
+        context = await pw.chromium.launch_persistent_context(
+            str(tmp_path / "profile"), executable_path=str(CHROMIUM), headless=True, args=CHROME_ARGS
+        )
+        try:
+            pg = context.pages[0] if context.pages else await context.new_page()
+            await pg.goto(f"{url}/console#/data")
+            await pg.wait_for_selector("#login[open]")
+            await pg.select_option("#login-kind", "authorization")
+            await pg.fill("#login-value", user)
+            await pg.click("#login-submit")
+            await pg.wait_for_selector("body[data-ready='1']")
+            # The token works for GraphQL and the WebSocket; the counts fall back to "n/a".
+            await pg.wait_for_function("document.body.dataset.live === '1'")
+            assert await pg.text_content(".row-count[data-model='Note']") == "n/a"
+        finally:
+            await context.close()
