@@ -16,5 +16,8 @@ if [ "$(id -u)" != "0" ]; then
   SUDO="sudo"
 fi
 export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update
-$SUDO apt-get install -y --no-install-recommends chromium
+# A failed install (no mirror reachable) must not fail the whole run: the browser tests then
+# skip with a message naming this script.
+if ! { $SUDO apt-get update -qq && $SUDO apt-get install -y -qq --no-install-recommends chromium; }; then
+  echo "install-browser.sh: could not install chromium; the console's browser tests will be skipped" >&2
+fi
