@@ -8,16 +8,25 @@ per-delivery check would add nothing but one task per plugin per delivery.
 
 The second override bounds what a disconnected persistent session (clean_session=False) keeps:
 amqtt queues QoS 1 messages for it without limit; past `max_offline_messages` they are dropped.
+
+The third is the fan-out fast path. A QoS 0 PUBLISH carries no packet id, so its bytes are the
+same for every subscriber: they are built once per message and written to each connected QoS 0
+subscriber synchronously (`write_now`), instead of amqtt's task, packet object, lock and timer
+per delivery. QoS 1/2 deliveries and offline sessions keep amqtt's own path.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from amqtt.adapters import StreamWriterAdapter
 from amqtt.broker import Broker
 from amqtt.contexts import Action
+from amqtt.mqtt.constants import QOS_1, QOS_2
+from amqtt.mqtt.publish import PublishPacket
 from amqtt.plugins.base import BaseAuthPlugin, BaseTopicPlugin
 from amqtt.session import Session
 
@@ -74,10 +83,51 @@ class TopicAclPlugin(BaseTopicPlugin):  # type: ignore[misc]
 class SynclineBroker(Broker):  # type: ignore[misc]
     """amqtt's Broker with the RECEIVE fast path and bounded offline queues (module docstring)."""
 
-    def __init__(self, config: dict[str, Any], *, max_offline_messages: int) -> None:
+    def __init__(self, config: dict[str, Any], *, max_offline_messages: int, max_buffer_bytes: int = 8_388_608) -> None:
         super().__init__(config)
         self.max_offline_messages = max_offline_messages
+        self.max_buffer_bytes = max_buffer_bytes
         self.dropped_offline = 0
+
+    async def _run_broadcast(self, running_tasks: Any) -> None:
+        broadcast = await self._broadcast_queue.get()
+        topic, data = broadcast["topic"], broadcast["data"]
+        frame: bytes | None = None
+        for a_filter, subscriptions in list(self._subscriptions.items()):
+            if not self._matches(topic, a_filter):
+                continue
+            for target_session, sub_qos in list(subscriptions):
+                qos = broadcast.get("qos", sub_qos)
+                connected = target_session.transitions.state == "connected"
+                if not connected:
+                    if not target_session.clean_session and qos in (QOS_1, QOS_2) and not target_session.is_anonymous:
+                        await self._retain_broadcast_message(broadcast, qos, target_session)
+                    continue
+                handler = self._get_handler(target_session)
+                if handler is None:
+                    continue
+                if not qos and self._write_now(handler.writer, frame := frame or _qos0_frame(topic, data)):
+                    continue
+                running_tasks.append(asyncio.ensure_future(handler.mqtt_publish(topic, data, qos, retain=False)))
+
+    def _write_now(self, writer: Any, frame: bytes) -> bool:
+        """Write a QoS 0 frame without a task; False: let amqtt's path send it."""
+        write_now = getattr(writer, "write_now", None)
+        if write_now is not None:
+            write_now(frame)
+            return True
+        if isinstance(writer, StreamWriterAdapter):
+            if writer.is_closed:
+                return True
+            transport = writer._writer.transport
+            if transport.get_write_buffer_size() > self.max_buffer_bytes:
+                log.warning("disconnecting a slow MQTT consumer (TCP): %d bytes buffered", transport.get_write_buffer_size())
+                writer.is_closed = True
+                transport.abort()
+                return True
+            writer.write(frame)
+            return True
+        return False
 
     async def _topic_filtering(self, session: Session, topic: str, action: Action) -> bool:
         if action == Action.RECEIVE:
@@ -115,6 +165,11 @@ class SynclineBroker(Broker):  # type: ignore[misc]
     @property
     def running(self) -> bool:
         return bool(self.transitions.state == "started")
+
+
+def _qos0_frame(topic: str, data: bytes) -> bytes:
+    frame: bytes = PublishPacket.build(topic, data, None, dup_flag=False, qos=0, retain=False).to_bytes()
+    return frame
 
 
 def broker_config(

@@ -109,7 +109,11 @@ class MqttService:
     async def _lifetime(self, _: web.Application) -> AsyncIterator[None]:
         tcp = (self.settings.tcp_host, self.settings.tcp_port) if self.settings.tcp_port is not None else None
         tls = (str(self._tls[0]), str(self._tls[1])) if self._tls is not None else None
-        broker = SynclineBroker(broker_config(self, tcp=tcp, tls=tls), max_offline_messages=self.settings.max_offline_messages)
+        broker = SynclineBroker(
+            broker_config(self, tcp=tcp, tls=tls),
+            max_offline_messages=self.settings.max_offline_messages,
+            max_buffer_bytes=self.settings.send_queue_bytes,
+        )
         await broker.start()
         self.broker = broker
         if tcp is not None:

@@ -13,6 +13,7 @@ its pending packets dropped, so a subscriber that stops reading never grows the 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import ssl
 
@@ -71,6 +72,7 @@ class WebSocketWriter(WriterAdapter):  # type: ignore[misc]
         self._max_pending = max_pending
         self._max_bytes = max_bytes
         self._pending = 0
+        self._flusher: asyncio.Task[None] | None = None
         self.slow = False
 
     def write(self, data: bytes) -> None:
@@ -83,17 +85,41 @@ class WebSocketWriter(WriterAdapter):  # type: ignore[misc]
             self._slow_consumer(buffered)
 
     async def drain(self) -> None:
-        if not self._buf or self.slow:
-            return
-        data = bytes(self._buf)
-        self._buf.clear()
-        self._pending += 1
-        try:
-            await self._ws.send_bytes(data)
-        except (ConnectionError, RuntimeError):  # closed meanwhile: the reader sees EOF
+        while self._buf and not self.slow:
+            data = bytes(self._buf)
             self._buf.clear()
-        finally:
-            self._pending -= 1
+            self._pending += 1
+            try:
+                await self._ws.send_bytes(data)
+            except (ConnectionError, RuntimeError):  # closed meanwhile: the reader sees EOF
+                self._buf.clear()
+            finally:
+                self._pending -= 1
+
+    def write_now(self, frame: bytes) -> None:
+        """Send one whole packet without a task (the broker's QoS 0 fan-out).
+
+        With nothing queued and an empty transport buffer, aiohttp writes the frame before its
+        only await point (flow control), so driving `send_bytes` one step sends it. Otherwise
+        the packet joins the bounded buffer, after what is queued, and one flush task sends it.
+        """
+        if self.slow or self._ws.closed:
+            return
+        transport = self._request.transport
+        if not self._buf and not self._pending and transport is not None and transport.get_write_buffer_size() == 0:
+            coro = self._ws.send_bytes(frame)
+            try:
+                coro.send(None)
+            except StopIteration:
+                return
+            except Exception as exc:  # noqa: BLE001 - the peer went away; the reader sees EOF
+                log.debug("direct MQTT write failed: %s", exc)
+                return
+            coro.close()  # stopped at the drain after writing: the next packet queues
+            return
+        self.write(frame)
+        if not self.slow and (self._flusher is None or self._flusher.done()):
+            self._flusher = asyncio.ensure_future(self.drain())
 
     def get_peer_info(self) -> tuple[str, int] | None:
         transport = self._request.transport

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import queue
+import socket
 import threading
 import uuid
 from pathlib import Path
@@ -216,16 +217,51 @@ async def test_tcp_listener_when_enabled(tmp_path: Path) -> None:
         await ws.close()
 
 
-async def test_a_subscriber_past_its_send_queue_bound_is_disconnected(tmp_path: Path) -> None:
-    async for s in serve_with(tmp_path, "send_queue_bytes = 4096"):
-        sub = Paho(s.running.port)
-        assert await sub.connect() == 0
+def _mqtt_str(text: str) -> bytes:
+    return len(text).to_bytes(2, "big") + text.encode()
+
+
+def _packet(first: int, body: bytes) -> bytes:
+    assert len(body) < 128
+    return bytes([first, len(body)]) + body
+
+
+@pytest.mark.parametrize("transport", ["websockets", "tcp"])
+async def test_a_subscriber_that_stops_reading_is_disconnected(tmp_path: Path, transport: str) -> None:
+    """Bounded send queues: a subscriber that never reads is dropped once its backlog passes
+    send_queue_bytes, instead of growing the server's memory."""
+    async for s in serve_with(tmp_path, "send_queue_bytes = 65536\ntcp_port = 0"):
+        svc = s.running.syncline.mqtt
+        assert svc is not None and svc.broker is not None and svc.tcp_port
+        client_id = f"stuck-{transport}"
+        connect = _packet(0x10, _mqtt_str("MQTT") + bytes([4, 0xC2]) + (60).to_bytes(2, "big") + _mqtt_str(client_id) + _mqtt_str("API_KEY") + _mqtt_str(API_KEY))
+        subscribe = _packet(0x82, (1).to_bytes(2, "big") + _mqtt_str("models/Todo/create") + b"\x00")
+        if transport == "tcp":
+            reader, writer = await asyncio.open_connection("127.0.0.1", svc.tcp_port)
+            writer.transport.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            writer.write(connect + subscribe)
+            await reader.readexactly(4 + 5)  # CONNACK, SUBACK; then never read again
+        else:  # a raw WebSocket client, so that nothing reads on its behalf
+            reader, writer = await asyncio.open_connection("127.0.0.1", s.running.port)
+            writer.transport.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            writer.write(
+                b"GET /mqtt HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: mqtt\r\n\r\n"
+            )
+            assert b" 101 " in await reader.readuntil(b"\r\n\r\n")
+            payload = connect + subscribe
+            writer.write(bytes([0x82, 0x80 | len(payload)]) + b"\x00\x00\x00\x00" + payload)  # masked with a zero key
+            await reader.readexactly(2 + 4 + 2 + 5)  # one frame each: CONNACK, SUBACK
         try:
-            assert await sub.subscribe("models/Todo/create") == [0]
-            await s.client.ok(CREATE, {"input": {"title": "x" * 20_000}})
-            assert await asyncio.to_thread(sub.disconnected.wait, 10)
+            for i in range(400):
+                entry = svc.broker._sessions.get(client_id)
+                if entry is not None and entry[0].transitions.state != "connected":
+                    break
+                await s.client.ok(CREATE, {"input": {"title": f"{i} " + "x" * 60_000}})
+            entry = svc.broker._sessions.get(client_id)
+            assert entry is None or entry[0].transitions.state != "connected"
         finally:
-            await sub.close()
+            writer.close()
 
 
 async def test_mqtt_disabled_keeps_subscriptions_on_websocket(tmp_path: Path) -> None:
