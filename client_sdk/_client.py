@@ -514,9 +514,9 @@ class SyncClient:
                 items = [it for it in conn.get("items") or [] if it]
                 if first:
                     started = conn.get("startedAt")
-                    # The server answers an expired cursor with a base sync and does not say so;
-                    # a delta only holds items changed after lastSync, so an older one proves it.
-                    if not base and items and (items[0].get("_lastChangedAt") or 0) <= last_sync:
+                    # An expired cursor is answered with a base sync, which the server names in
+                    # `extensions.baseSync` (docs/protocol.md, "The sync contract").
+                    if f"sync{m.plural}" in ((body.get("extensions") or {}).get("baseSync") or ()):
                         base = True
                     first = False
                 if base:

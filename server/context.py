@@ -16,6 +16,9 @@ from server.store.base import MutationId, Store
 #: `stash` key: the response keys of mutations answered from the exactly-once ledger (a
 #: replay), so the real-time layer does not publish their events a second time.
 REPLAYED = "syncline.replayed"
+#: `stash` key: the response keys of sync queries answered with a base sync; the transport
+#: reports them as `extensions.baseSync` (docs/protocol.md, "The sync contract").
+BASE_SYNC = "syncline.baseSync"
 
 
 @dataclass(kw_only=True)

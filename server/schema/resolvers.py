@@ -37,7 +37,7 @@ from graphql import (
 from graphql import GraphQLResolveInfo as _GraphQLResolveInfo
 
 from server.auth.policy import combine_filters, policy_for
-from server.context import REPLAYED, RequestContext
+from server.context import BASE_SYNC, REPLAYED, RequestContext
 from server.errors import BadRequest, ConfigError, LimitExceeded, ServerError, SynclineError, Unauthorized
 from server.filters import check_filter
 from server.loader import load_callable
@@ -264,6 +264,8 @@ def model_resolver(spec: ModelSpec, op: str, *, defaults: Mapping[str, Any] | No
             limit=_limit(limit),
             next_token=nextToken,
         )
+        if page.base:
+            ctx.stash.setdefault(BASE_SYNC, set()).add(str(info.path.key))
         return {"items": page.items, "nextToken": page.next_token, "startedAt": page.started_at}
 
     async def authorized_input(ctx: RequestContext, name: str, input: Mapping[str, Any]) -> tuple[dict[str, Any], Any]:

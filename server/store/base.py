@@ -39,6 +39,10 @@ class Page:
 class SyncPage(Page):
     #: Cursor for the next delta sync: pass it back as `lastSync`.
     started_at: int
+    #: True when this is a base sync (every row, tombstones included) rather than a delta:
+    #: `lastSync` was 0/None, older than delta_ttl, or from another timeline. A client then
+    #: drops local rows the base sync did not return.
+    base: bool = False
 
 
 @dataclass(frozen=True, kw_only=True)

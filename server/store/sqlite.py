@@ -487,6 +487,7 @@ class SQLiteStore:
         if next_token:
             state = self._codec.decode(next_token, model=model, query=query)
             started, after = int(state["s"]), int(state["k"])
+            base = bool(state.get("b", False))
         else:
             if last_sync is not None and (not isinstance(last_sync, int) or isinstance(last_sync, bool) or last_sync < 0):
                 raise BadRequest(f"lastSync must be epoch milliseconds (an integer >= 0), got {last_sync!r}")
@@ -496,6 +497,7 @@ class SQLiteStore:
             # restored database), gets a base sync: everything, tombstones included.
             if after and (after < self._clock() - self.delta_ttl_ms or after > started):
                 after = 0
+            base = after == 0
         items, last, more = await self._scan(
             "SELECT lca, {data} FROM items WHERE model=? AND lca>? AND lca<=? ORDER BY lca LIMIT ?",
             spec,
@@ -505,11 +507,11 @@ class SQLiteStore:
             n,
         )
         token = (
-            self._codec.encode(model=model, query=query, state={"k": last, "s": started})
+            self._codec.encode(model=model, query=query, state={"k": last, "s": started, "b": base})
             if more
             else None
         )
-        return SyncPage(items=items, next_token=token, started_at=started)
+        return SyncPage(items=items, next_token=token, started_at=started, base=base)
 
     async def _scan(
         self,

@@ -36,7 +36,7 @@ from graphql import (
 from graphql.validation import NoSchemaIntrospectionCustomRule
 
 from server.auth.identity import Identity
-from server.context import RequestContext
+from server.context import BASE_SYNC, RequestContext
 from server.errors import BadRequest, Unauthorized
 from server.store.base import Store
 from server.web.limits import check_cost, depth_rule, fragments_of
@@ -272,6 +272,9 @@ class GraphQLHttpHandler:
         if result.errors:
             payload["errors"] = [self._format(e) for e in result.errors]
         payload["data"] = result.data
+        base_sync = context.stash.get(BASE_SYNC)
+        if base_sync:
+            payload["extensions"] = {"baseSync": sorted(base_sync)}
         if result.data is None and result.errors and _is_request_error(result.errors):
             # Variable coercion failed: the request never reached execution.
             return self._finish(request, started, "invalid", 400, payload)

@@ -370,3 +370,20 @@ def resolve_todo(existing, new, arguments, identity):
     rows = [json.loads(line) for line in out.decode().splitlines()]
     assert [r["outcome"] for r in rows] == ["REMOVED", "REJECTED", "RESOLVED"]
     assert rows[2]["strategy"] == "CUSTOM" and rows[2]["result"]["title"] == "b + c"
+
+
+async def test_a_base_sync_is_named_in_extensions(todo: Served) -> None:
+    a = await create(todo, title="a")
+    await create(todo, title="b")
+    body = await todo.client.gql(SYNC, {"lastSync": 0, "limit": 1})
+    assert body["extensions"] == {"baseSync": ["syncTodos"]}
+    # every page of a base sync says so
+    body = await todo.client.gql(SYNC, {"lastSync": 0, "limit": 1, "nextToken": body["data"]["syncTodos"]["nextToken"]})
+    assert body["extensions"] == {"baseSync": ["syncTodos"]}
+    cursor = body["data"]["syncTodos"]["startedAt"]
+    delta = await todo.client.gql(SYNC, {"lastSync": cursor})
+    assert "extensions" not in delta
+    # a cursor older than delta_ttl (24 h) gets a base sync, even though it is not 0
+    expired = await todo.client.gql(SYNC, {"lastSync": a["_lastChangedAt"] - 2 * 86_400_000})
+    assert expired["extensions"] == {"baseSync": ["syncTodos"]}
+    assert len(expired["data"]["syncTodos"]["items"]) == 2
