@@ -30,18 +30,19 @@ from amqtt.mqtt.publish import PublishPacket
 from amqtt.plugins.base import BaseAuthPlugin, BaseTopicPlugin
 from amqtt.session import Session
 
-__all__ = ["AuthPlugin", "Gate", "SynclineBroker", "TopicAclPlugin", "broker_config"]
+__all__ = ["LISTENER", "AuthPlugin", "Gate", "SynclineBroker", "TopicAclPlugin", "broker_config"]
 
 log = logging.getLogger("syncline.mqtt")
 
-WS_LISTENER = "syncline-ws"
-TCP_LISTENER = "default"
+LISTENER = "default"
 
 
 class Gate(Protocol):
     """What the plugins ask (implemented by MqttService)."""
 
     async def authenticate_session(self, session: Session) -> bool: ...
+
+    def forget_session(self, session: Session) -> None: ...
 
     def may_subscribe(self, session: Session, topic: str) -> bool: ...
 
@@ -58,6 +59,10 @@ class AuthPlugin(BaseAuthPlugin):  # type: ignore[misc]
     async def authenticate(self, *, session: Session) -> bool | None:
         gate: Gate = self.context.config.gate
         return await gate.authenticate_session(session)
+
+    async def on_broker_client_disconnected(self, *, client_id: str, client_session: Session) -> None:
+        gate: Gate = self.context.config.gate
+        gate.forget_session(client_session)
 
 
 class TopicAclPlugin(BaseTopicPlugin):  # type: ignore[misc]
@@ -172,29 +177,11 @@ def _qos0_frame(topic: str, data: bytes) -> bytes:
     return frame
 
 
-def broker_config(
-    gate: Gate,
-    *,
-    tcp: tuple[str, int] | None,
-    tls: tuple[str, str] | None,
-) -> dict[str, Any]:
-    """amqtt's config: the external (aiohttp) listener, the optional TCP one, our two plugins.
-
-    amqtt copies the "default" listener's values into every other listener's unset fields, so
-    the TCP listener (when on) is "default" and the external one sets its own type and bind.
-    """
-    external = {"type": "external", "bind": "aiohttp:/mqtt", "max_connections": 0}
-    listeners: dict[str, Any]
-    if tcp is not None:
-        host, port = tcp
-        default: dict[str, Any] = {"type": "tcp", "bind": f"{host}:{port}", "max_connections": 0}
-        if tls is not None:
-            default.update(ssl=True, certfile=tls[0], keyfile=tls[1])
-        listeners = {TCP_LISTENER: default, WS_LISTENER: external}
-    else:
-        listeners = {TCP_LISTENER: external}
+def broker_config(gate: Gate) -> dict[str, Any]:
+    """amqtt's config: one external listener (WebSocket and TCP connections are accepted by
+    Syncline, which checks CONNECT first, then hands them over) and our two plugins."""
     return {
-        "listeners": listeners,
+        "listeners": {LISTENER: {"type": "external", "bind": "syncline", "max_connections": 0}},
         "timeout_disconnect_delay": 0,
         "plugins": {
             f"{__name__}.AuthPlugin": {"gate": gate},

@@ -8,7 +8,8 @@
   the topic until `expireTime`; the grant's expiry removes the client's broker subscription and,
   when no grant is left, the group's registry subscriber.
 - Committed store changes are published on the model topics (server/mqtt/_acl.py).
-- CONNECT is authenticated by the server's Authenticator; SUBSCRIBE and PUBLISH go through the
+- CONNECT is authenticated by the server's Authenticator *before* the broker sees it (see
+  server/mqtt/_connect.py), on WebSocket and TCP alike; SUBSCRIBE and PUBLISH go through the
   topic ACL. Every refusal is logged.
 """
 
@@ -25,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp import web
+from amqtt.adapters import StreamWriterAdapter, WriterAdapter
 from amqtt.session import Session
 from graphql import DocumentNode, GraphQLError, OperationDefinitionNode
 
@@ -34,8 +36,10 @@ from server.auth.policy import owner_values, policy_for, row_filter
 from server.errors import Unauthorized
 from server.models import ModelSpec
 from server.mqtt._acl import Grants, TopicAcl, group_topic, owner_levels, principal_key
-from server.mqtt._broker import TCP_LISTENER, WS_LISTENER, SynclineBroker, broker_config
-from server.mqtt._transport import WebSocketReader, WebSocketWriter
+from server.auth.tls import ssl_context
+from server.mqtt._broker import LISTENER, SynclineBroker, broker_config
+from server.mqtt._connect import CONNACK_NOT_AUTHORIZED, ConnectError, packet_length, parse_connect
+from server.mqtt._transport import StreamReader, WebSocketReader, WebSocketWriter
 from server.realtime.registry import Subscriber, SubscriptionError, SubscriptionRegistry
 from server.settings import MqttSettings
 from server.store.base import ChangeEvent
@@ -47,6 +51,8 @@ log = logging.getLogger("syncline.mqtt")
 
 #: The largest MQTT-over-WebSocket frame accepted (MQTT packets are split across frames anyway).
 MAX_FRAME_BYTES = 1 << 20
+#: A connection must send its CONNECT within this many seconds.
+CONNECT_TIMEOUT_S = 10.0
 
 
 @dataclass(eq=False)
@@ -88,6 +94,8 @@ class MqttService:
         self.broker: SynclineBroker | None = None
         self.tcp_port: int | None = None
         self._identities: dict[str, Identity] = {}
+        #: identities checked by the adapter, waiting for the broker's auth plugin (by peer address)
+        self._checked: dict[tuple[str, str | int], Identity] = {}
         self._groups: dict[str, _GroupTopic] = {}
         self._op_topics: dict[str, str] = {}
         self._sockets: set[web.WebSocketResponse] = set()
@@ -107,25 +115,31 @@ class MqttService:
         app.on_shutdown.append(close_sockets)
 
     async def _lifetime(self, _: web.Application) -> AsyncIterator[None]:
-        tcp = (self.settings.tcp_host, self.settings.tcp_port) if self.settings.tcp_port is not None else None
-        tls = (str(self._tls[0]), str(self._tls[1])) if self._tls is not None else None
         broker = SynclineBroker(
-            broker_config(self, tcp=tcp, tls=tls),
+            broker_config(self),
             max_offline_messages=self.settings.max_offline_messages,
             max_buffer_bytes=self.settings.send_queue_bytes,
         )
         await broker.start()
         self.broker = broker
-        if tcp is not None:
-            server = broker._servers[TCP_LISTENER].instance
-            self.tcp_port = int(server.sockets[0].getsockname()[1])
-            log.info("MQTT over TCP on %s:%d", tcp[0], self.tcp_port)
+        tcp: asyncio.Server | None = None
+        try:
+            if self.settings.tcp_port is not None:
+                tls = ssl_context(*self._tls) if self._tls is not None else None
+                tcp = await asyncio.start_server(self._tcp_connection, self.settings.tcp_host, self.settings.tcp_port, ssl=tls)
+                self.tcp_port = int(tcp.sockets[0].getsockname()[1])
+                log.info("MQTT over TCP%s on %s:%d", " (TLS)" if tls else "", self.settings.tcp_host, self.tcp_port)
+        except BaseException:
+            await broker.shutdown()
+            raise
         expiry = asyncio.create_task(self._expire_forever(), name="syncline-mqtt-grants")
         try:
             yield
         finally:
             expiry.cancel()
             await asyncio.gather(expiry, return_exceptions=True)
+            if tcp is not None:
+                tcp.close()
             for g in list(self._groups.values()):
                 self._registry.unsubscribe(g.subscriber)
             self._groups.clear()
@@ -136,10 +150,6 @@ class MqttService:
         """Readiness check "broker": raise unless the broker is serving."""
         if self.broker is None or not self.broker.running:
             raise RuntimeError("the MQTT broker is not running")
-
-    @property
-    def _listener(self) -> str:
-        return WS_LISTENER if self.settings.tcp_port is not None else TCP_LISTENER
 
     # -- /mqtt -----------------------------------------------------------------------------
 
@@ -153,36 +163,97 @@ class MqttService:
         await ws.prepare(request)
         self._sockets.add(ws)
         writer = WebSocketWriter(ws, request, max_pending=self.settings.send_queue, max_bytes=self.settings.send_queue_bytes)
+        reader = WebSocketReader(ws)
         try:
-            await broker.external_connected(WebSocketReader(ws), writer, self._listener)
+            if await self._admit(reader, writer, request.remote):
+                await broker.external_connected(reader, writer, LISTENER)
         finally:
+            self._forget_peer(writer)
             self._sockets.discard(ws)
             if not ws.closed:
                 await ws.close()
         return ws
 
+    async def _tcp_connection(self, r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+        broker = self.broker
+        reader, writer = StreamReader(r), StreamWriterAdapter(w)
+        peer = w.get_extra_info("peername")
+        try:
+            if broker is not None and await self._admit(reader, writer, str(peer[0]) if peer else None):
+                await broker.external_connected(reader, writer, LISTENER)
+        finally:
+            self._forget_peer(writer)
+            w.close()
+
+    def _forget_peer(self, writer: WriterAdapter) -> None:
+        peer = writer.get_peer_info()
+        if peer is not None:
+            self._checked.pop((peer[0], peer[1]), None)
+
+    async def _admit(self, reader: WebSocketReader | StreamReader, writer: WriterAdapter, remote: str | None) -> bool:
+        """Read and authenticate the CONNECT; put it back for the broker, or refuse it here."""
+        try:
+            async with asyncio.timeout(CONNECT_TIMEOUT_S):
+                head = b""
+                while (total := packet_length(head)) is None:
+                    chunk = await reader.read(1)
+                    if not chunk:
+                        return False
+                    head += chunk
+                rest = await reader.read(total - len(head))
+            packet = head + rest
+            connect = parse_connect(packet)
+        except TimeoutError:
+            self._refused("CONNECT", "-", "-", f"no CONNECT within {CONNECT_TIMEOUT_S:g} s from {remote}")
+            return False
+        except ConnectError as exc:
+            self._refused("CONNECT", "-", "-", f"{exc.message} (from {remote})")
+            return False
+        client = connect.client_id
+        try:
+            headers = headers_from_mqtt_connect(connect.username, connect.password)
+            identity = await self._auth.authenticate(headers, method="POST", path="/mqtt", query="", body=b"", source_ip=remote)
+        except Unauthorized as exc:
+            return await self._refuse_connect(writer, client, exc.message)
+        principal = _principal(identity)
+        bound = self.grants.bound_to(client) if client else None
+        previous = self._identities.get(client) if client else None
+        if (bound is not None and bound != principal) or (previous is not None and _principal(previous) != principal):
+            return await self._refuse_connect(writer, client, "this client id belongs to another identity")
+        peer = writer.get_peer_info()
+        if peer is None:
+            return False
+        # A resumed persistent session keeps its first connection's address: key by client id.
+        self._checked[("client", client) if client else (peer[0], peer[1])] = identity
+        reader.unread(packet)
+        return True
+
+    async def _refuse_connect(self, writer: WriterAdapter, client: str, reason: str) -> bool:
+        self._refused("CONNECT", client or "-", "-", reason)
+        try:
+            writer.write(CONNACK_NOT_AUTHORIZED)
+            await writer.drain()
+        except (ConnectionError, RuntimeError):  # pragma: no cover - the peer left already
+            pass
+        return False
+
     # -- the Gate (called by the amqtt plugins) --------------------------------------------
 
     async def authenticate_session(self, session: Session) -> bool:
-        client = session.client_id or ""
-        try:
-            headers = headers_from_mqtt_connect(session.username, session.password)
-            identity = await self._auth.authenticate(
-                headers, method="POST", path="/mqtt", query="", body=b"", source_ip=session.remote_address
-            )
-        except Unauthorized as exc:
-            self._refused("CONNECT", client, "-", exc.message)
+        """The adapter authenticated this connection's CONNECT already; bind it to the session."""
+        identity = self._checked.pop(("client", session.client_id or ""), None) or self._checked.pop(
+            (session.remote_address, session.remote_port), None
+        )
+        if identity is None:
+            self._refused("CONNECT", session.client_id or "-", "-", "connection was not checked by the adapter")
             return False
-        principal = _principal(identity)
-        bound = self.grants.bound_to(client)
-        previous = self._identities.get(client)
-        if (bound is not None and bound != principal) or (
-            previous is not None and _principal(previous) != principal and not session.clean_session
-        ):
-            self._refused("CONNECT", client, "-", "this client id belongs to another identity")
-            return False
-        self._identities[client] = identity
+        self._identities[session.client_id or ""] = identity
         return True
+
+    def forget_session(self, session: Session) -> None:
+        """A clean session ended: its client id is free again (persistent ones stay bound)."""
+        if session.clean_session and session.client_id:
+            self._identities.pop(session.client_id, None)
 
     def may_subscribe(self, session: Session, topic: str) -> bool:
         client = session.client_id or ""

@@ -20,7 +20,7 @@ import ssl
 from aiohttp import WSMsgType, web
 from amqtt.adapters import ReaderAdapter, WriterAdapter
 
-__all__ = ["WebSocketReader", "WebSocketWriter"]
+__all__ = ["StreamReader", "WebSocketReader", "WebSocketWriter"]
 
 log = logging.getLogger("syncline.mqtt")
 
@@ -53,6 +53,42 @@ class WebSocketReader(ReaderAdapter):  # type: ignore[misc]
 
     def feed_eof(self) -> None:
         self._eof = True
+
+    def unread(self, data: bytes) -> None:
+        """Put back bytes read before the broker took over (the CONNECT the adapter checked)."""
+        self._buf[:0] = data
+
+
+class StreamReader(ReaderAdapter):  # type: ignore[misc]
+    """An asyncio stream for amqtt (the TCP listener), with bytes put back in front."""
+
+    def __init__(self, reader: asyncio.StreamReader) -> None:
+        self._reader = reader
+        self._buf = bytearray()
+
+    async def read(self, n: int = -1) -> bytes:
+        if n < 0:
+            data = bytes(self._buf) + await self._reader.read(65536)
+            self._buf.clear()
+            return data
+        if len(self._buf) >= n:
+            data = bytes(self._buf[:n])
+            del self._buf[:n]
+            return data
+        head = bytes(self._buf)
+        self._buf.clear()
+        try:
+            return head + await self._reader.readexactly(n - len(head))
+        except asyncio.IncompleteReadError as exc:
+            return head + exc.partial
+        except (ConnectionError, OSError):
+            return head
+
+    def feed_eof(self) -> None:
+        self._reader.feed_eof()
+
+    def unread(self, data: bytes) -> None:
+        self._buf[:0] = data
 
 
 class WebSocketWriter(WriterAdapter):  # type: ignore[misc]

@@ -171,6 +171,27 @@ async def test_persistent_session_gets_qos1_messages_published_while_down(todo: 
         await again.close()
 
 
+async def test_a_refused_connect_does_not_disturb_the_session_it_names(todo: Served) -> None:
+    """amqtt applies clean_session and take-over before refusing credentials; Syncline checks
+    CONNECT first, so a wrong password cannot kick a client off or wipe its stored session."""
+    client_id = f"victim-{uuid.uuid4().hex[:8]}"
+    victim = Paho(todo.running.port, client_id=client_id, clean_session=False)
+    assert await victim.connect() == 0
+    assert await victim.subscribe("models/Todo/create", qos=1) == [1]
+    for clean in (True, False):
+        thief = Paho(todo.running.port, client_id=client_id, password="da2-wrongwrongwrongwrongwrongwr", clean_session=clean)
+        try:
+            assert await thief.connect() != 0
+        finally:
+            await thief.close()
+    assert not victim.disconnected.is_set()
+    await todo.client.ok(CREATE, {"input": {"title": "still mine"}})
+    try:
+        assert (await victim.next())[1]["title"] == "still mine"
+    finally:
+        await victim.close()
+
+
 async def test_grant_expires_and_posting_again_renews_it(tmp_path: Path) -> None:
     async for s in serve_with(tmp_path, 'grant_ttl = "1s"'):
         svc = s.running.syncline.mqtt
