@@ -213,13 +213,7 @@ class GraphQLHttpHandler:
                 else "the document has several operations; send `operationName`"
             )
             return self._finish(request, started, "invalid", 400, _error_body(msg, "BadRequest"))
-        if operation.operation == OperationType.SUBSCRIPTION and self.subscription_handshake is not None:
-            status, answer = await self.subscription_handshake(
-                request, identity, prepared.document, operation, params, self._format_error
-            )
-            outcome = "ok" if status == 200 and "errors" not in answer else "error"
-            return self._finish(request, started, outcome, status, answer, operation=operation)
-        if operation.operation == OperationType.SUBSCRIPTION:
+        if operation.operation == OperationType.SUBSCRIPTION and self.subscription_handshake is None:
             return self._finish(
                 request,
                 started,
@@ -246,6 +240,13 @@ class GraphQLHttpHandler:
         cost_error = check_cost(operation, prepared.fragments, variables or {}, self._limits.max_query_cost)
         if cost_error is not None:
             return self._finish(request, started, "invalid", 400, {"errors": [self._format(cost_error)]})
+        if operation.operation == OperationType.SUBSCRIPTION and self.subscription_handshake is not None:
+            # AppSync's MQTT mode (server/mqtt/): validated, throttled and costed like any operation.
+            status, answer = await self.subscription_handshake(
+                request, identity, prepared.document, operation, params, self._format_error
+            )
+            outcome = "ok" if status == 200 and "errors" not in answer else "error"
+            return self._finish(request, started, outcome, status, answer, operation=operation)
 
         try:
             client_id, seq = parse_mutation_id(extensions)
