@@ -396,3 +396,38 @@ async def test_an_idle_subscriber_stays_connected(todo: Served) -> None:
         assert topic == "models/Todo/delete" and item["id"] == todo_id
     finally:
         await sub.close()
+
+
+async def test_tls_serves_wss_and_mqtts_with_the_server_certificate(tmp_path: Path) -> None:
+    import ssl
+
+    import aiohttp
+
+    from server.app import running
+    from server.cli import main
+    from server.settings import load_settings
+
+    cert, key = tmp_path / "dev.crt", tmp_path / "dev.key"
+    assert main(["dev-cert", "--cert", str(cert), "--key", str(key)]) == 0
+    project = copy_project("todo", tmp_path)
+    with (project / "syncline.toml").open("a", encoding="utf-8") as f:
+        f.write("\n[mqtt]\ntcp_port = 0\n")
+    settings = load_settings(project, env={"SYNCLINE_API_KEY": API_KEY}, overrides={"tls_cert": cert, "tls_key": key})
+    trust = ssl.create_default_context(cafile=str(cert))
+    async with running(settings, port=0) as srv, aiohttp.ClientSession() as http:
+        async with http.post(srv.url, json={"query": ON_CREATE}, headers={"x-api-key": API_KEY}, ssl=trust) as r:
+            ext = (await r.json())["extensions"]["subscription"]
+        assert ext["mqttConnections"][0]["url"] == f"wss://127.0.0.1:{srv.port}/mqtt"
+        svc = srv.syncline.mqtt
+        assert svc is not None and svc.tcp_port
+        for port, transport in ((srv.port, "websockets"), (svc.tcp_port, "tcp")):
+            sub = Paho(port, transport=transport)
+            sub.client.tls_set(ca_certs=str(cert))
+            assert await sub.connect() == 0
+            try:
+                assert await sub.subscribe("models/Todo/create") == [0]
+                async with http.post(srv.url, json={"query": CREATE, "variables": {"input": {"title": transport}}}, headers={"x-api-key": API_KEY}, ssl=trust) as r:
+                    assert "errors" not in await r.json()
+                assert (await sub.next())[1]["title"] == transport
+            finally:
+                await sub.close()
