@@ -431,3 +431,23 @@ async def test_tls_serves_wss_and_mqtts_with_the_server_certificate(tmp_path: Pa
                 assert (await sub.next())[1]["title"] == transport
             finally:
                 await sub.close()
+
+
+async def test_shutdown_with_connected_subscribers_disconnects_them(tmp_path: Path) -> None:
+    subs: list[Paho] = []
+    async for s in serve_with(tmp_path, "tcp_port = 0"):
+        svc = s.running.syncline.mqtt
+        assert svc is not None and svc.tcp_port
+        for port, transport in ((s.running.port, "websockets"), (svc.tcp_port, "tcp")):
+            sub = Paho(port, transport=transport, clean_session=False, client_id=f"stay-{transport}")
+            assert await sub.connect() == 0
+            assert await sub.subscribe("models/Todo/create", qos=1) == [1]
+            subs.append(sub)
+    # the server is gone: every client saw its connection end, and nothing hung on the way out
+    try:
+        for sub in subs:
+            assert await asyncio.to_thread(sub.disconnected.wait, 10)
+    finally:
+        for sub in subs:
+            sub.client.reconnect_delay_set(60, 120)
+            await sub.close()
