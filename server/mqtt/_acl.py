@@ -68,6 +68,10 @@ class Grants:
                 raise PermissionError("this MQTT client id is bound to another identity")
         mine[topic] = _Grant(principal, expires_at)
 
+    def count(self, client: str) -> int:
+        """Grants `client` holds (expired ones count until `expire` drops them)."""
+        return len(self._by_client.get(client, {}))
+
     def bound_to(self, client: str) -> str | None:
         """The principal a client id's grants belong to (None: no grants)."""
         for g in self._by_client.get(client, {}).values():

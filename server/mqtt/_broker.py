@@ -35,6 +35,8 @@ __all__ = ["LISTENER", "AuthPlugin", "Gate", "SynclineBroker", "TopicAclPlugin",
 log = logging.getLogger("syncline.mqtt")
 
 LISTENER = "default"
+#: A disconnected persistent session is forgotten after this many seconds.
+SESSION_EXPIRY_S = 86_400
 
 
 class Gate(Protocol):
@@ -183,6 +185,8 @@ def broker_config(gate: Gate) -> dict[str, Any]:
     return {
         "listeners": {LISTENER: {"type": "external", "bind": "syncline", "max_connections": 0}},
         "timeout_disconnect_delay": 0,
+        # a persistent session (and the messages it holds) is dropped after a day offline
+        "session_expiry_interval": SESSION_EXPIRY_S,
         "plugins": {
             f"{__name__}.AuthPlugin": {"gate": gate},
             f"{__name__}.TopicAclPlugin": {"gate": gate},

@@ -53,6 +53,8 @@ log = logging.getLogger("syncline.mqtt")
 MAX_FRAME_BYTES = 1 << 20
 #: A connection must send its CONNECT within this many seconds.
 CONNECT_TIMEOUT_S = 10.0
+#: Live handshake grants one client id may hold (each is a subscription group it can join).
+MAX_GRANTS_PER_CLIENT = 100
 
 
 @dataclass(eq=False)
@@ -96,6 +98,7 @@ class MqttService:
         self._identities: dict[str, Identity] = {}
         #: identities checked by the adapter, waiting for the broker's auth plugin (by peer address)
         self._checked: dict[tuple[str, str | int], Identity] = {}
+        self._stale: set[str] = set()
         self._groups: dict[str, _GroupTopic] = {}
         self._op_topics: dict[str, str] = {}
         self._sockets: set[web.WebSocketResponse] = set()
@@ -323,6 +326,12 @@ class MqttService:
         if requested is not None and (not isinstance(requested, str) or not 0 < len(requested) <= 128):
             return 400, _errors("extensions.subscription.client must be a client id of 1-128 characters", "BadRequest")
         client = requested or f"syncline-{secrets.token_hex(12)}"
+        if self.grants.count(client) >= MAX_GRANTS_PER_CLIENT:
+            return 400, _errors(
+                f"client {client} holds {MAX_GRANTS_PER_CLIENT} subscription grants, the limit; "
+                "let some expire or use another client id",
+                "LimitExceeded",
+            )
         op_id = secrets.token_hex(8)
         try:
             sub = self._registry.subscribe(
@@ -376,6 +385,13 @@ class MqttService:
                 if self.broker is not None and self.broker.unsubscribe_client(client, topic):
                     log.info("MQTT grant expired: client=%s topic=%s (subscription removed)", client, topic)
             self._release_unused()
+            if self.broker is not None:
+                # Sessions the broker expired no longer bind their client id. Only after two
+                # passes: a CONNECT is authenticated a moment before its session is stored.
+                stale = {c for c in self._identities if c not in self.broker._sessions}
+                for client in stale & self._stale:
+                    del self._identities[client]
+                self._stale = stale - self._stale
             nxt = self.grants.next_expiry()
             delay = 1.0 if nxt is None else min(max(nxt - now, 0.01), 1.0)
             self._wake.clear()

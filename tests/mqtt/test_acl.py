@@ -122,7 +122,7 @@ def test_grants_expire_renew_and_bind_to_one_principal() -> None:
         g.grant("c1", "OPENID_CONNECT:bob", "graphql/b", 20.0)
     g.grant("c1", "API_KEY:k", "graphql/a", 30.0)  # renewal
     g.grant("c1", "API_KEY:k", "graphql/b", 15.0)
-    assert g.next_expiry() == 15.0
+    assert g.next_expiry() == 15.0 and g.count("c1") == 2 and g.count("nobody") == 0
     assert g.expire(16.0) == [("c1", "graphql/b")]
     assert g.topics() == {"graphql/a"} and g.bound_to("c1") == "API_KEY:k"
     assert g.expire(31.0) == [("c1", "graphql/a")]
