@@ -146,8 +146,9 @@ def test_principal_key_uses_the_first_present_id() -> None:
     assert principal_key("OPENID_CONNECT", None, None) == "OPENID_CONNECT:"
 
 
-def test_acl_core_is_sans_io() -> None:
-    tree = ast.parse((ROOT / "server" / "mqtt" / "_acl.py").read_text(encoding="utf-8"))
+@pytest.mark.parametrize("module", ["_acl.py", "_connect.py"])
+def test_mqtt_cores_are_sans_io(module: str) -> None:
+    tree = ast.parse((ROOT / "server" / "mqtt" / module).read_text(encoding="utf-8"))
     imported = {a.name.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
     imported |= {(n.module or "").split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
     assert not imported & {"asyncio", "aiohttp", "amqtt", "socket", "time"}
