@@ -5,6 +5,8 @@ Brokers, each in its own process:
     syncline      this process serves the todo example; subscribers connect over WebSocket at
                   /mqtt (and over TCP, [mqtt] tcp_port) and subscribe to `models/Todo/create`;
                   events come from real HTTP mutations (SQLite commit → model topic).
+    syncline-raw  the same broker and WebSocket clients, events published by the server process
+                  itself (no HTTP, GraphQL or SQLite): the broker path alone.
     amqtt         a stock amqtt 0.12 Broker in a subprocess with its own WebSocket listener
                   (anonymous auth), fed by one MQTT publisher client.
     mosquitto     the system Mosquitto on 127.0.0.1:1883 over TCP (Debian's build has no
@@ -12,7 +14,7 @@ Brokers, each in its own process:
 
 The clients are the same for every broker: a separate process opens N raw MQTT 3.1.1
 connections (a minimal asyncio client: CONNECT, SUBSCRIBE QoS 0, count PUBLISH packets), then
-sends M events (at most 16 HTTP mutations in flight) and reports deliveries/s = N*M / (first send → last delivery).
+sends M events (at most --window HTTP mutations in flight) and reports deliveries/s = N*M / (first send → last delivery).
 Peers get a payload of the same size as Syncline's item JSON.
 
     .venv/bin/python bench/bench_mqtt.py [--clients 10 100 1000] [--events 100] [--repeat 2]
@@ -187,7 +189,17 @@ async def client_main(cfg: dict[str, Any]) -> None:
         await asyncio.gather(*(one(i) for i in range(n)))
         payload = cfg["payload"].encode()
         publish = None
-        if cfg["target"].startswith("syncline"):
+        if cfg["target"] == "syncline-raw":
+            # the server process publishes on "GO" (a line per event batch on stdin): broker only
+            loop = asyncio.get_running_loop()
+
+            async def go(i: int) -> None:
+                if i <= 0:
+                    print("GO" if i == 0 else "WARM", flush=True)
+                    await loop.run_in_executor(None, sys.stdin.readline)
+
+            publish = go
+        elif cfg["target"].startswith("syncline"):
 
             async def mutate(i: int) -> None:
                 async with session.post(
@@ -220,13 +232,16 @@ async def client_main(cfg: dict[str, Any]) -> None:
         shared.update(count=0, expect=n * m)
         shared["done"] = asyncio.Event()
         t0 = time.perf_counter()
-        window = asyncio.Semaphore(16)  # mutations in flight at once (publishes are just writes)
+        window = asyncio.Semaphore(cfg.get("window", 16))  # mutations in flight at once (publishes are just writes)
 
         async def send_one(i: int) -> None:
             async with window:
                 await publish(i)
 
-        await asyncio.gather(*(send_one(i) for i in range(m)))
+        if cfg["target"] == "syncline-raw":
+            await publish(0)  # the server publishes all M at once
+        else:
+            await asyncio.gather(*(send_one(i) for i in range(m)))
         try:
             await asyncio.wait_for(shared["done"].wait(), 300)
         except TimeoutError:
@@ -238,14 +253,23 @@ async def client_main(cfg: dict[str, Any]) -> None:
             task.cancel()
 
 
-async def run_client(cfg: dict[str, Any]) -> dict[str, Any]:
+async def run_client(cfg: dict[str, Any], publish: Any = None) -> dict[str, Any]:
+    """Run one measurement; `publish(count)` is called for "syncline-raw" (server-side events)."""
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, __file__, "--client", json.dumps(cfg), stdout=asyncio.subprocess.PIPE
+        sys.executable, __file__, "--client", json.dumps(cfg), stdout=asyncio.subprocess.PIPE, stdin=asyncio.subprocess.PIPE
     )
-    out, _ = await proc.communicate()
+    assert proc.stdout is not None and proc.stdin is not None
+    last = ""
+    while line := (await proc.stdout.readline()).decode():
+        last = line.strip() or last
+        if last in ("WARM", "GO"):
+            proc.stdin.write(b"\n")
+            await proc.stdin.drain()
+            publish(1 if last == "WARM" else cfg["m"])
+    await proc.wait()
     if proc.returncode != 0:
         raise RuntimeError(f"bench client failed for {cfg['target']} n={cfg['n']}")
-    result: dict[str, Any] = json.loads(out.decode().strip().splitlines()[-1])
+    result: dict[str, Any] = json.loads(last)
     return result
 
 
@@ -309,8 +333,9 @@ async def main(args: argparse.Namespace) -> None:
                 item_id = (await r.json())["data"]["createTodo"]["id"]
             async with http.post(srv.url, json={"query": "query($id: ID!) { getTodo(id: $id) { id title done priority tags due notes createdAt updatedAt _version _lastChangedAt _deleted } }", "variables": {"id": item_id}}, headers={"x-api-key": API_KEY}) as r:
                 sample = json.dumps((await r.json())["data"]["getTodo"], separators=(",", ":"))
-            base = {"m": args.events, "payload": sample, "graphql": srv.url}
+            base = {"m": args.events, "payload": sample, "graphql": srv.url, "window": args.window}
             targets: list[tuple[str, dict[str, Any]]] = [
+                ("syncline-raw", {"transport": "ws", "url": srv.url.replace("http://", "ws://").replace("/graphql", "/mqtt"), "username": "API_KEY", "password": API_KEY}),
                 ("syncline-ws", {"transport": "ws", "url": srv.url.replace("http://", "ws://").replace("/graphql", "/mqtt"), "username": "API_KEY", "password": API_KEY}),
                 ("syncline-tcp", {"transport": "tcp", "host": "127.0.0.1", "port": svc.tcp_port, "username": "API_KEY", "password": API_KEY}),
                 ("amqtt-ws", {"transport": "ws", "url": f"ws://127.0.0.1:{ws_port}/", "pub_transport": "tcp", "pub_host": "127.0.0.1", "pub_port": amqtt_tcp}),
@@ -319,6 +344,14 @@ async def main(args: argparse.Namespace) -> None:
                 targets.append(("mosquitto-tcp", {"transport": "tcp", "host": MOSQUITTO[0], "port": MOSQUITTO[1], "pub_transport": "tcp", "pub_host": MOSQUITTO[0], "pub_port": MOSQUITTO[1]}))
             else:
                 print("mosquitto: nothing listens on 127.0.0.1:1883, skipped", file=sys.stderr)
+            broker = svc.broker
+            assert broker is not None
+            sample_bytes = sample.encode()
+
+            def publish(count: int) -> None:
+                for _ in range(count):
+                    broker.publish_nowait(TOPIC, sample_bytes)
+
             print(f"payload {len(sample)} bytes, {args.events} events per run, best of {args.repeat}")
             print(f"{'N':>6} " + " ".join(f"{name:>15}" for name, _ in targets) + "   ratios (deliveries/s)")
             for n in args.clients:
@@ -328,14 +361,17 @@ async def main(args: argparse.Namespace) -> None:
                         profiler = cProfile.Profile() if os.environ.get("BENCH_PROFILE") == name else None
                         if profiler is not None:
                             profiler.enable()
-                        res = await run_client({**base, **extra, "target": name, "n": n})
+                        res = await run_client({**base, **extra, "target": name, "n": n}, publish)
                         if profiler is not None:
                             profiler.disable()
                             pstats.Stats(profiler, stream=sys.stderr).sort_stats("tottime").print_stats(30)
                         if res["count"] < res["expected"]:
                             print(f"  {name} n={n}: only {res['count']}/{res['expected']} delivered", file=sys.stderr)
                         best[name] = max(best.get(name, 0.0), res["rate"])
-                ratios = [f"syncline-ws/amqtt-ws {best['syncline-ws'] / best['amqtt-ws']:.2f}x"]
+                ratios = [
+                    f"syncline-ws/amqtt-ws {best['syncline-ws'] / best['amqtt-ws']:.2f}x",
+                    f"syncline-raw/amqtt-ws {best['syncline-raw'] / best['amqtt-ws']:.2f}x",
+                ]
                 if "mosquitto-tcp" in best:
                     ratios.append(f"syncline-tcp/mosquitto {best['syncline-tcp'] / best['mosquitto-tcp']:.2f}x")
                 print(f"{n:>6} " + " ".join(f"{best[name]:>15,.0f}" for name, _ in targets) + "   " + ", ".join(ratios), flush=True)
@@ -355,4 +391,5 @@ if __name__ == "__main__":
         parser.add_argument("--clients", type=int, nargs="+", default=[10, 100, 1000])
         parser.add_argument("--events", type=int, default=100, help="events per run")
         parser.add_argument("--repeat", type=int, default=1, help="interleaved runs per N (best is reported)")
+        parser.add_argument("--window", type=int, default=16, help="HTTP mutations in flight at once (Syncline)")
         asyncio.run(main(parser.parse_args()))
