@@ -33,7 +33,7 @@ from graphql import DocumentNode, GraphQLError, OperationDefinitionNode
 from server.auth.authenticate import headers_from_mqtt_connect
 from server.auth.identity import Identity
 from server.auth.policy import owner_values, policy_for, row_filter
-from server.errors import Unauthorized
+from server.errors import ConfigError, Unauthorized
 from server.models import ModelSpec
 from server.mqtt._acl import Grants, TopicAcl, group_topic, owner_levels, principal_key
 from server.auth.tls import ssl_context
@@ -129,7 +129,13 @@ class MqttService:
         try:
             if self.settings.tcp_port is not None:
                 tls = ssl_context(*self._tls) if self._tls is not None else None
-                tcp = await asyncio.start_server(self._tcp_connection, self.settings.tcp_host, self.settings.tcp_port, ssl=tls)
+                try:
+                    tcp = await asyncio.start_server(self._tcp_connection, self.settings.tcp_host, self.settings.tcp_port, ssl=tls)
+                except OSError as exc:
+                    raise ConfigError(
+                        f"[mqtt] tcp_port {self.settings.tcp_port}: cannot listen on {self.settings.tcp_host} ({exc.strerror}); "
+                        "pick a free port or remove tcp_port"
+                    ) from exc
                 self.tcp_port = int(tcp.sockets[0].getsockname()[1])
                 log.info("MQTT over TCP%s on %s:%d", " (TLS)" if tls else "", self.settings.tcp_host, self.tcp_port)
         except BaseException:

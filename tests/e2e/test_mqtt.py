@@ -451,3 +451,15 @@ async def test_shutdown_with_connected_subscribers_disconnects_them(tmp_path: Pa
         for sub in subs:
             sub.client.reconnect_delay_set(60, 120)
             await sub.close()
+
+
+async def test_a_tcp_port_in_use_is_a_clear_config_error(tmp_path: Path) -> None:
+    from server.errors import ConfigError
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(ConfigError, match=f"tcp_port {port}"):
+            async for _ in serve_with(tmp_path, f"tcp_port = {port}"):
+                pass
