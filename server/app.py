@@ -409,7 +409,13 @@ async def running(
     runner = web.AppRunner(
         syncline.app, access_log=None, handle_signals=False, shutdown_timeout=settings.server.shutdown_timeout
     )
-    await runner.setup()
+    try:
+        await runner.setup()
+    except BaseException:
+        # A part failed to start (e.g. the MQTT port is taken): close what did start.
+        with contextlib.suppress(Exception):
+            await syncline.app.cleanup()
+        raise
     try:
         bind_host = host if host is not None else settings.server.host
         tls = None

@@ -463,3 +463,26 @@ async def test_a_tcp_port_in_use_is_a_clear_config_error(tmp_path: Path) -> None
         with pytest.raises(ConfigError, match=f"tcp_port {port}"):
             async for _ in serve_with(tmp_path, f"tcp_port = {port}"):
                 pass
+
+
+async def test_a_failed_start_closes_what_had_started(tmp_path: Path) -> None:
+    """When a part fails to start, the store's threads and files are released, not leaked."""
+    import threading
+
+    from server.errors import ConfigError
+
+    def writers() -> int:
+        return sum(t.name.startswith("syncline-sqlite") for t in threading.enumerate())
+
+    before = writers()
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        with pytest.raises(ConfigError):
+            async for _ in serve_with(tmp_path, f"tcp_port = {taken.getsockname()[1]}"):
+                pass
+    for _ in range(50):
+        if writers() == before:
+            break
+        await asyncio.sleep(0.05)
+    assert writers() == before
