@@ -219,6 +219,18 @@ class Syncline:
             client_max_size=settings.server.max_body_bytes + 1024,
             middlewares=[request_id_middleware],
         )
+
+        async def _store_lifetime(_: web.Application) -> AsyncIterator[None]:
+            """First in cleanup_ctx, so it closes last; a cleanup context (unlike on_cleanup)
+            also runs when another part fails to start, so a failed start leaks no threads."""
+            try:
+                yield
+            finally:
+                if owned_auth is not None:
+                    await owned_auth.close()
+                await store.close()
+
+        app.cleanup_ctx.append(_store_lifetime)
         ops.add_routes(app)
         for path in ("/graphql",):
             app.router.add_post(path, handler.post)
@@ -262,12 +274,6 @@ class Syncline:
             handler.subscription_handshake = mqtt.handshake
             ops.add_check("broker", mqtt.ready)
 
-        async def _close_store(_: web.Application) -> None:
-            if owned_auth is not None:
-                await owned_auth.close()
-            await store.close()
-
-        app.on_cleanup.append(_close_store)
         return cls(
             settings=settings,
             bundle=bundle,

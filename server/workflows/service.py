@@ -11,7 +11,7 @@ otherwise none of this runs and the schema is unchanged.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, AsyncIterator
 
 from aiohttp import web
 
@@ -93,15 +93,18 @@ class Workflows:
         await self.store.ping()
 
     def add_to(self, app: web.Application) -> None:
-        async def resume(_: web.Application) -> None:
-            await self.engine.resume_all()
+        """Resume executions at startup; stop them at cleanup. A cleanup context, not an
+        on_shutdown hook, so the store is closed even when another part fails to start."""
 
-        async def stop(_: web.Application) -> None:
-            await self.engine.close()
-            await self.store.close()
+        async def lifetime(_: web.Application) -> AsyncIterator[None]:
+            try:
+                await self.engine.resume_all()
+                yield
+            finally:
+                await self.engine.close()
+                await self.store.close()
 
-        app.on_startup.append(resume)
-        app.on_shutdown.append(stop)
+        app.cleanup_ctx.append(lifetime)
 
 
 __all__ = ["ConfigError", "Workflows", "has_workflows", "with_workflow_sdl"]
