@@ -4,7 +4,7 @@ It never imports `server`: the contract between the two is the GraphQL schema an
 docs/protocol.md (see docs/sync.md for the guarantees).
 """
 
-from ._auth import ApiKey, Auth, Headers, Jwt
+from ._auth import ApiKey, Auth, Headers, Jwt, SigV4
 from ._client import ConflictHandler, ModelHandle, Status, SyncClient, Timeouts
 from ._errors import (
     AuthRejected,
@@ -44,6 +44,7 @@ __all__ = [
     "RecordNotFound",
     "RemoteError",
     "ServerError",
+    "SigV4",
     "Status",
     "SyncClient",
     "SyncError",

@@ -20,12 +20,13 @@ from typing import Any, AsyncIterator, Awaitable, Callable, Literal, Mapping, Se
 
 import aiohttp
 
-from ._auth import Auth
+from ._auth import Auth, SigningAuth
 from ._client_http import HttpTransport
 from ._client_ws import Subscription
 from ._documents import WireMutation, batch_document, get_document, subscription_documents, sync_document
 from ._errors import AuthRejected, LocalError, NetworkError, RemoteError, ServerError
 from ._leader import LeaderLock
+from ._mqtt import MqttSubscription, check_available
 from ._model import INTROSPECTION_QUERY, ModelDef, models_from_introspection
 from ._outbox import (
     DISCARD,
@@ -42,6 +43,7 @@ log = logging.getLogger("client_sdk")
 
 ConflictHandler = Callable[[Mapping[str, Any] | None, Mapping[str, Any], int], Any]
 State = Literal["offline", "syncing", "ready", "follower", "closed"]
+Realtime = Literal["websocket", "mqtt"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -156,7 +158,9 @@ class SyncClient:
     Args:
         url: the GraphQL endpoint, e.g. "http://127.0.0.1:4000/graphql"; the WebSocket uses the same path.
         database: the replica file; the client id is stable per file.
-        auth: ApiKey / Jwt / Headers (anything with `async headers()`).
+        auth: ApiKey / Jwt / Headers (anything with `async headers()`), or SigV4 (AWS_IAM).
+        realtime: how remote changes arrive between delta syncs: "websocket" (graphql-transport-ws),
+            "mqtt" (AppSync's MQTT handshake; needs `pip install syncline[mqtt]`), or False to poll.
         models: model definitions given by the app (needed to write before the first connection);
             the server's are merged in by introspection when `introspect` is on.
     """
@@ -169,7 +173,7 @@ class SyncClient:
         auth: Auth | None = None,
         models: Sequence[ModelDef] = (),
         introspect: bool = True,
-        realtime: bool = True,
+        realtime: Realtime | bool = "websocket",
         batch_size: int = 50,
         pipeline: int = 2,
         sync_page_size: int | None = None,
@@ -188,7 +192,16 @@ class SyncClient:
         self._auth = auth
         self._given = list(models)
         self._introspect = introspect
-        self._realtime = realtime
+        if realtime not in ("websocket", "mqtt", True, False):
+            raise LocalError(f"realtime={realtime!r}: choose 'websocket', 'mqtt' or False")
+        self._realtime: Realtime | None = "websocket" if realtime is True else None if realtime is False else realtime
+        if self._realtime == "mqtt":
+            check_available()
+            if isinstance(auth, SigningAuth):
+                raise LocalError("realtime='mqtt' cannot use SigV4: the server's MQTT CONNECT takes an API key, a JWT or a Lambda token")
+        self._mqtt_client: str | None = None
+        #: Remote change events received per real-time transport (for metrics and tests).
+        self.realtime_events: dict[str, int] = {"websocket": 0, "mqtt": 0}
         self.batch_size = max(1, batch_size)
         self.pipeline = max(1, pipeline)
         self._page_size = sync_page_size
@@ -380,7 +393,7 @@ class SyncClient:
         self._set_status("syncing", await self._replica.pending_count())
         if self._introspect and not self._introspected:
             await self._introspect_models()
-        sub: Subscription | None = None
+        sub: Subscription | MqttSubscription | None = None
         try:
             if self._realtime and self._replica.models:
                 sub = await self._subscribe()
@@ -405,7 +418,7 @@ class SyncClient:
             if not w.done():
                 w.set_result(None)
 
-    async def _serve_inbox(self, sub: Subscription | None) -> None:
+    async def _serve_inbox(self, sub: Subscription | MqttSubscription | None) -> None:
         timeout = min(1.0, self._poll)
         try:
             async with asyncio.timeout(timeout):
@@ -436,15 +449,32 @@ class SyncClient:
                 await self._replica.ensure_models(models)
         self._introspected = True
 
-    async def _subscribe(self) -> Subscription | None:
-        assert self._session is not None
+    async def _subscribe(self) -> Subscription | MqttSubscription | None:
+        assert self._session is not None and self._http is not None
         sink = self._inbox
+        if self._realtime == "mqtt":
+            docs = {
+                f"{m.name}:{op}": (doc, f"on{op.title()}{m.name}")
+                for m in self._replica.models.values()
+                for op, doc in subscription_documents(m).items()
+            }
+            self._subs_model = {oid: (oid.split(":")[0], field) for oid, (_, field) in docs.items()}
+            try:
+                msub = await MqttSubscription.connect(
+                    self._http, self._auth, docs, _Forward(sink, self.realtime_events, "mqtt").put_nowait,
+                    client_id=self._mqtt_client, timeout=self._timeouts.connect,
+                )
+            except (NetworkError, ServerError, LocalError) as exc:
+                log.warning("MQTT real-time unavailable, polling instead: %s", exc)
+                return None
+            self._mqtt_client = msub.client_id
+            return msub
         try:
             sub = await Subscription.connect(self._session, self.url, self._auth, timeout=self._timeouts.connect)
         except NetworkError as exc:
             log.info("real-time unavailable, polling instead: %s", exc)
             return None
-        sub.events = _Forward(sink)  # type: ignore[assignment]
+        sub.events = _Forward(sink, self.realtime_events, "websocket")  # type: ignore[assignment]
         self._subs_model.clear()
         for m in self._replica.models.values():
             for op, doc in subscription_documents(m).items():
@@ -652,7 +682,10 @@ class _Forward:
     """Routes the subscription's events into the client's inbox (one queue for the loop)."""
 
     inbox: "asyncio.Queue[tuple[str, Any]]"
-    _unused: list[Any] = field(default_factory=list)
+    counts: dict[str, int] = field(default_factory=dict)
+    transport: str = "websocket"
 
     def put_nowait(self, item: tuple[str, Mapping[str, Any]] | None) -> None:
+        if item is not None:
+            self.counts[self.transport] = self.counts.get(self.transport, 0) + 1
         self.inbox.put_nowait(("closed", None) if item is None else ("event", item))

@@ -8,7 +8,7 @@ from typing import Any, Mapping
 
 import aiohttp
 
-from ._auth import Auth
+from ._auth import Auth, request_headers
 from ._errors import AuthRejected, NetworkError, SyncTimeout
 
 __all__ = ["HttpTransport"]
@@ -33,10 +33,10 @@ class HttpTransport:
         body: dict[str, Any] = {"query": query, "variables": dict(variables or {})}
         if extensions:
             body["extensions"] = dict(extensions)
-        headers = {"Content-Type": "application/json", "Accept": "application/json"}
-        if self._auth is not None:
-            headers.update(await self._auth.headers())
-        data = json.dumps(body, separators=(",", ":"))
+        data = json.dumps(body, separators=(",", ":")).encode()
+        headers = await request_headers(
+            self._auth, "POST", self.url, {"Content-Type": "application/json", "Accept": "application/json"}, data
+        )
         try:
             async with asyncio.timeout(self._timeout):
                 async with self._session.post(self.url, data=data, headers=headers) as resp:

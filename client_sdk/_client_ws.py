@@ -7,7 +7,7 @@ from typing import Any, Mapping
 
 import aiohttp
 
-from ._auth import Auth
+from ._auth import Auth, request_headers
 from ._errors import NetworkError, SyncTimeout
 from ._ws_protocol import Acked, Completed, Next, OpError, Pong, ProtocolError, TransportWsClient
 
@@ -30,7 +30,8 @@ class Subscription:
     async def connect(
         cls, session: aiohttp.ClientSession, url: str, auth: Auth | None, *, timeout: float | None
     ) -> "Subscription":
-        headers = await auth.headers() if auth is not None else {}
+        # SigV4: the server checks a signed GET of the WebSocket URL, body empty (docs/auth.md).
+        headers = await request_headers(auth, "GET", url, {}, b"")
         try:
             async with asyncio.timeout(timeout):
                 ws = await session.ws_connect(url, protocols=["graphql-transport-ws"], heartbeat=None)

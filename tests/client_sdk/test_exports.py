@@ -12,7 +12,7 @@ from .conftest import ROOT
 EXPECTED = [
     "DISCARD", "RETRY", "ApiKey", "Auth", "AuthRejected", "Change", "ConflictHandler", "DeadLetter", "FieldDef",
     "Headers", "InvalidItem", "InvalidQuery", "Jwt", "LocalError", "ModelDef", "ModelHandle", "NetworkError",
-    "RecordNotFound", "RemoteError", "ServerError", "Status", "SyncClient", "SyncError", "SyncTimeout", "Timeouts",
+    "RecordNotFound", "RemoteError", "ServerError", "SigV4", "Status", "SyncClient", "SyncError", "SyncTimeout", "Timeouts",
     "UnknownModel",
 ]
 
@@ -35,7 +35,7 @@ def test_client_sdk_imports_nothing_from_server() -> None:
     assert r.returncode == 0, r.stdout + r.stderr
 
 
-CORES = {"_outbox", "_ws_protocol", "_documents", "_query", "_model", "_errors"}
+CORES = {"_outbox", "_ws_protocol", "_documents", "_query", "_model", "_errors", "_sigv4"}
 FORBIDDEN = {"asyncio", "aiohttp", "aiosqlite", "socket", "time", "sqlite3", "random"}
 
 
