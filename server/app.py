@@ -268,6 +268,7 @@ class Syncline:
                 registry=registry,
                 models=bundle.models,
                 tls=(_abs(settings, cert), _abs(settings, key)) if cert is not None and key is not None else None,
+                metrics=metrics,
             )
             mqtt.add_to(app)
             store.add_listener(mqtt.on_change)

@@ -2,7 +2,7 @@
 
 Counters are fed by the adapters (HTTP, WebSocket, MQTT), by `MeteredStore` (conflicts and
 replayed mutations, seen on every write's result) and by the workflow engine; gauges that
-describe state (store size) are read at scrape time.
+describe state (store size, MQTT subscriptions) are read at scrape time.
 """
 
 from __future__ import annotations
@@ -20,6 +20,14 @@ from server.models import Item, ModelSpec
 from server.store.base import ChangeListener, ConflictRecord, MutationId, Page, Store, SyncPage, WriteResult
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
+
+#: `syncline_mqtt_connections{transport}`.
+MQTT_TRANSPORTS = ("websocket", "tcp")
+#: `syncline_mqtt_messages_dropped{reason}`: the connection fell behind (its backlog and what
+#: came while it closed), or a disconnected persistent session's queue was full.
+MQTT_DROP_REASONS = ("slow_consumer", "offline_queue_full")
+#: `syncline_mqtt_connect_refusals{reason}`.
+MQTT_CONNECT_REFUSALS = ("malformed", "timeout", "unauthorized", "client_id_taken", "unchecked")
 
 _LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 
@@ -61,6 +69,35 @@ class Metrics:
         self.task_latency = Histogram(
             "syncline_workflow_task_seconds", "Workflow task latency by resource", ["resource"], buckets=_LATENCY_BUCKETS, registry=r
         )
+        # MQTT (server/mqtt/): label values are fixed sets, created up front so they read 0.
+        self.mqtt_connections = Gauge(
+            "syncline_mqtt_connections", "Open MQTT connections by transport", ["transport"], registry=r
+        )
+        self.mqtt_subscriptions = Gauge(
+            "syncline_mqtt_subscriptions", "Topic filters held by MQTT sessions (connected or persistent)", registry=r
+        )
+        self.mqtt_published = Counter(
+            "syncline_mqtt_messages_published",
+            "Messages sent to MQTT subscribers or queued for their offline sessions (one per subscriber)",
+            registry=r,
+        )
+        self.mqtt_dropped = Counter(
+            "syncline_mqtt_messages_dropped", "MQTT messages dropped, by reason", ["reason"], registry=r
+        )
+        self.mqtt_connect_refusals = Counter(
+            "syncline_mqtt_connect_refusals", "MQTT CONNECTs refused, by reason", ["reason"], registry=r
+        )
+        self.mqtt_acl_refusals = Counter(
+            "syncline_mqtt_acl_refusals", "MQTT SUBSCRIBEs and PUBLISHes refused by the topic ACL", ["action"], registry=r
+        )
+        for transport in MQTT_TRANSPORTS:
+            self.mqtt_connections.labels(transport)
+        for reason in MQTT_DROP_REASONS:
+            self.mqtt_dropped.labels(reason)
+        for reason in MQTT_CONNECT_REFUSALS:
+            self.mqtt_connect_refusals.labels(reason)
+        for action in ("subscribe", "publish"):
+            self.mqtt_acl_refusals.labels(action)
         store_size = Gauge("syncline_store_bytes", "Size of the store's files (database + WAL)", registry=r)
         if db_path is not None:
             store_size.set_function(lambda: _size(db_path))

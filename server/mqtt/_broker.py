@@ -13,6 +13,9 @@ The third is the fan-out fast path. A QoS 0 PUBLISH carries no packet id, so its
 same for every subscriber: they are built once per message and written to each connected QoS 0
 subscriber synchronously (`write_now`), instead of amqtt's task, packet object, lock and timer
 per delivery. QoS 1/2 deliveries and offline sessions keep amqtt's own path.
+
+With `metrics`, each broadcast adds its deliveries (live or queued offline) to
+`syncline_mqtt_messages_published` once, and drops to `syncline_mqtt_messages_dropped`.
 """
 
 from __future__ import annotations
@@ -29,6 +32,8 @@ from amqtt.mqtt.constants import QOS_1, QOS_2
 from amqtt.mqtt.publish import PublishPacket
 from amqtt.plugins.base import BaseAuthPlugin, BaseTopicPlugin
 from amqtt.session import Session
+
+from server.metrics import Metrics
 
 __all__ = ["LISTENER", "AuthPlugin", "Gate", "SynclineBroker", "TopicAclPlugin", "broker_config"]
 
@@ -90,16 +95,37 @@ class TopicAclPlugin(BaseTopicPlugin):  # type: ignore[misc]
 class SynclineBroker(Broker):  # type: ignore[misc]
     """amqtt's Broker with the RECEIVE fast path and bounded offline queues (module docstring)."""
 
-    def __init__(self, config: dict[str, Any], *, max_offline_messages: int, max_buffer_bytes: int = 8_388_608) -> None:
+    def __init__(
+        self,
+        config: dict[str, Any],
+        *,
+        max_offline_messages: int,
+        max_buffer_bytes: int = 8_388_608,
+        metrics: Metrics | None = None,
+    ) -> None:
         super().__init__(config)
         self.max_offline_messages = max_offline_messages
         self.max_buffer_bytes = max_buffer_bytes
         self.dropped_offline = 0
+        self._metrics = metrics
+        if metrics is not None:
+            metrics.mqtt_subscriptions.set_function(self.subscription_count)
+
+    def subscription_count(self) -> int:
+        """Topic filters held by sessions, connected or persistent (one per session and filter).
+        A clean session's filters end with its connection (amqtt forgets them a second later)."""
+        return sum(
+            1
+            for subscriptions in self._subscriptions.values()
+            for session, _ in subscriptions
+            if not session.clean_session or session.transitions.state == "connected"
+        )
 
     async def _run_broadcast(self, running_tasks: Any) -> None:
         broadcast = await self._broadcast_queue.get()
         topic, data = broadcast["topic"], broadcast["data"]
         frame: bytes | None = None
+        sent = dropped = 0
         for a_filter, subscriptions in list(self._subscriptions.items()):
             if not self._matches(topic, a_filter):
                 continue
@@ -108,33 +134,47 @@ class SynclineBroker(Broker):  # type: ignore[misc]
                 connected = target_session.transitions.state == "connected"
                 if not connected:
                     if not target_session.clean_session and qos in (QOS_1, QOS_2) and not target_session.is_anonymous:
-                        await self._retain_broadcast_message(broadcast, qos, target_session)
+                        if await self._retain_broadcast_message(broadcast, qos, target_session):
+                            sent += 1
                     continue
                 handler = self._get_handler(target_session)
                 if handler is None:
                     continue
-                if not qos and self._write_now(handler.writer, frame := frame or _qos0_frame(topic, data)):
-                    continue
+                if not qos:
+                    written = self._write_now(handler.writer, frame := frame or _qos0_frame(topic, data))
+                    if written is not None:
+                        sent += written
+                        dropped += not written
+                        continue
+                sent += 1
                 running_tasks.append(asyncio.ensure_future(handler.mqtt_publish(topic, data, qos, retain=False)))
+        if self._metrics is not None:
+            if sent:
+                self._metrics.mqtt_published.inc(sent)
+            if dropped:
+                self._metrics.mqtt_dropped.labels("slow_consumer").inc(dropped)
 
-    def _write_now(self, writer: Any, frame: bytes) -> bool:
-        """Write a QoS 0 frame without a task; False: let amqtt's path send it."""
+    def _write_now(self, writer: Any, frame: bytes) -> bool | None:
+        """Write a QoS 0 frame without a task: True sent, False dropped (a slow consumer), None:
+        let amqtt's path send it. (A WebSocket writer counts the backlog it drops itself.)"""
         write_now = getattr(writer, "write_now", None)
         if write_now is not None:
-            write_now(frame)
-            return True
+            return bool(write_now(frame))
         if isinstance(writer, StreamWriterAdapter):
             if writer.is_closed:
-                return True
+                return False if getattr(writer, "syncline_slow", False) else True
             transport = writer._writer.transport
             if transport.get_write_buffer_size() > self.max_buffer_bytes:
                 log.warning("disconnecting a slow MQTT consumer (TCP): %d bytes buffered", transport.get_write_buffer_size())
                 writer.is_closed = True
+                writer.syncline_slow = True
                 transport.abort()
-                return True
+                if self._metrics is not None:
+                    self._metrics.slow_consumers.labels("mqtt").inc()
+                return False
             writer.write(frame)
             return True
-        return False
+        return None
 
     async def _topic_filtering(self, session: Session, topic: str, action: Action) -> bool:
         if action == Action.RECEIVE:
@@ -142,9 +182,12 @@ class SynclineBroker(Broker):  # type: ignore[misc]
         result: bool = await super()._topic_filtering(session, topic, action)
         return result
 
-    async def _retain_broadcast_message(self, broadcast: dict[str, Any], qos: int, target_session: Session) -> None:
+    async def _retain_broadcast_message(self, broadcast: dict[str, Any], qos: int, target_session: Session) -> bool:
+        """Queue a message for a disconnected persistent session; False: its queue is full."""
         if target_session.retained_messages.qsize() >= self.max_offline_messages:
             self.dropped_offline += 1
+            if self._metrics is not None:
+                self._metrics.mqtt_dropped.labels("offline_queue_full").inc()
             if self.dropped_offline == 1 or self.dropped_offline % 1000 == 0:
                 log.warning(
                     "offline MQTT session %s holds %d messages; dropping (%d dropped so far)",
@@ -152,8 +195,9 @@ class SynclineBroker(Broker):  # type: ignore[misc]
                     self.max_offline_messages,
                     self.dropped_offline,
                 )
-            return
+            return False
         await super()._retain_broadcast_message(broadcast, qos, target_session)
+        return True
 
     def publish_nowait(self, topic: str, data: bytes) -> None:
         """Queue a server publish (each subscriber gets it at its subscription's QoS)."""

@@ -10,7 +10,8 @@
 - Committed store changes are published on the model topics (server/mqtt/_acl.py).
 - CONNECT is authenticated by the server's Authenticator *before* the broker sees it (see
   server/mqtt/_connect.py), on WebSocket and TCP alike; SUBSCRIBE and PUBLISH go through the
-  topic ACL. Every refusal is logged.
+  topic ACL. Every refusal is logged and, with `metrics`, counted (CONNECTs by reason, ACL
+  refusals by action); open connections are a gauge by transport.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from server.auth.authenticate import headers_from_mqtt_connect
 from server.auth.identity import Identity
 from server.auth.policy import owner_values, policy_for, row_filter
 from server.errors import ConfigError, Unauthorized
+from server.metrics import Metrics
 from server.models import ModelSpec
 from server.mqtt._acl import Grants, TopicAcl, group_topic, owner_levels, principal_key
 from server.auth.tls import ssl_context
@@ -73,6 +75,7 @@ class MqttService:
         models: the @model specs (model topics and their @auth rules).
         tls: (certificate, key) when the server serves TLS; the TCP listener uses them too.
         clock: wall-clock seconds (grants expire on it; tests pass their own).
+        metrics: the server's Metrics (the `syncline_mqtt_*` series); None: not counted.
     """
 
     def __init__(
@@ -84,8 +87,10 @@ class MqttService:
         models: Sequence[ModelSpec],
         tls: tuple[Path, Path] | None = None,
         clock: Callable[[], float] = time.time,
+        metrics: Metrics | None = None,
     ) -> None:
         self.settings = settings
+        self.metrics = metrics
         self._auth = authenticator
         self._registry = registry
         self._models = {m.name: m for m in models}
@@ -122,6 +127,7 @@ class MqttService:
             broker_config(self),
             max_offline_messages=self.settings.max_offline_messages,
             max_buffer_bytes=self.settings.send_queue_bytes,
+            metrics=self.metrics,
         )
         await broker.start()
         self.broker = broker
@@ -171,11 +177,13 @@ class MqttService:
         ws = web.WebSocketResponse(protocols=("mqtt", "mqttv3.1"), autoping=True, compress=False, max_msg_size=MAX_FRAME_BYTES)
         await ws.prepare(request)
         self._sockets.add(ws)
-        writer = WebSocketWriter(ws, request, max_pending=self.settings.send_queue, max_bytes=self.settings.send_queue_bytes)
+        writer = WebSocketWriter(
+            ws, request, max_pending=self.settings.send_queue, max_bytes=self.settings.send_queue_bytes, on_drop=self._slow_drop
+        )
         reader = WebSocketReader(ws)
         try:
             if await self._admit(reader, writer, request.remote):
-                await broker.external_connected(reader, writer, LISTENER)
+                await self._serve(broker, reader, writer, "websocket")
         finally:
             self._forget_peer(writer)
             self._sockets.discard(ws)
@@ -189,10 +197,30 @@ class MqttService:
         peer = w.get_extra_info("peername")
         try:
             if broker is not None and await self._admit(reader, writer, str(peer[0]) if peer else None):
-                await broker.external_connected(reader, writer, LISTENER)
+                await self._serve(broker, reader, writer, "tcp")
         finally:
             self._forget_peer(writer)
             w.close()
+
+    async def _serve(
+        self, broker: SynclineBroker, reader: WebSocketReader | StreamReader, writer: WriterAdapter, transport: str
+    ) -> None:
+        """Hand an admitted connection to the broker until it ends (counted while it is open)."""
+        gauge = self.metrics.mqtt_connections.labels(transport) if self.metrics is not None else None
+        if gauge is not None:
+            gauge.inc()
+        try:
+            await broker.external_connected(reader, writer, LISTENER)
+        finally:
+            if gauge is not None:
+                gauge.dec()
+
+    def _slow_drop(self, packets: int, closing: bool) -> None:
+        if self.metrics is not None:
+            if closing:
+                self.metrics.slow_consumers.labels("mqtt").inc()
+            if packets:
+                self.metrics.mqtt_dropped.labels("slow_consumer").inc(packets)
 
     def _forget_peer(self, writer: WriterAdapter) -> None:
         peer = writer.get_peer_info()
@@ -213,22 +241,22 @@ class MqttService:
             packet = head + rest
             connect = parse_connect(packet)
         except TimeoutError:
-            self._refused("CONNECT", "-", "-", f"no CONNECT within {CONNECT_TIMEOUT_S:g} s from {remote}")
+            self._refused("CONNECT", "-", "-", f"no CONNECT within {CONNECT_TIMEOUT_S:g} s from {remote}", "timeout")
             return False
         except ConnectError as exc:
-            self._refused("CONNECT", "-", "-", f"{exc.message} (from {remote})")
+            self._refused("CONNECT", "-", "-", f"{exc.message} (from {remote})", "malformed")
             return False
         client = connect.client_id
         try:
             headers = headers_from_mqtt_connect(connect.username, connect.password)
             identity = await self._auth.authenticate(headers, method="POST", path="/mqtt", query="", body=b"", source_ip=remote)
         except Unauthorized as exc:
-            return await self._refuse_connect(writer, client, exc.message)
+            return await self._refuse_connect(writer, client, exc.message, "unauthorized")
         principal = _principal(identity)
         bound = self.grants.bound_to(client) if client else None
         previous = self._identities.get(client) if client else None
         if (bound is not None and bound != principal) or (previous is not None and _principal(previous) != principal):
-            return await self._refuse_connect(writer, client, "this client id belongs to another identity")
+            return await self._refuse_connect(writer, client, "this client id belongs to another identity", "client_id_taken")
         peer = writer.get_peer_info()
         if peer is None:
             return False
@@ -237,8 +265,8 @@ class MqttService:
         reader.unread(packet)
         return True
 
-    async def _refuse_connect(self, writer: WriterAdapter, client: str, reason: str) -> bool:
-        self._refused("CONNECT", client or "-", "-", reason)
+    async def _refuse_connect(self, writer: WriterAdapter, client: str, reason: str, label: str) -> bool:
+        self._refused("CONNECT", client or "-", "-", reason, label)
         try:
             writer.write(CONNACK_NOT_AUTHORIZED)
             await writer.drain()
@@ -254,7 +282,7 @@ class MqttService:
             (session.remote_address, session.remote_port), None
         )
         if identity is None:
-            self._refused("CONNECT", session.client_id or "-", "-", "connection was not checked by the adapter")
+            self._refused("CONNECT", session.client_id or "-", "-", "connection was not checked by the adapter", "unchecked")
             return False
         self._identities[session.client_id or ""] = identity
         return True
@@ -268,7 +296,7 @@ class MqttService:
         client = session.client_id or ""
         identity = self._identities.get(client)
         if identity is None:
-            self._refused("SUBSCRIBE", client, topic, "not authenticated")
+            self._refused("SUBSCRIBE", client, topic, "not authenticated", "subscribe")
             return False
         principal = _principal(identity)
         now = self._clock()
@@ -278,17 +306,21 @@ class MqttService:
             scope=lambda model: self._scope(identity, model),
         )
         if not decision.allowed:
-            self._refused("SUBSCRIBE", client, topic, decision.reason)
+            self._refused("SUBSCRIBE", client, topic, decision.reason, "subscribe")
         return decision.allowed
 
     def may_publish(self, session: Session, topic: str) -> bool:
         decision = self.acl.can_publish(topic)
         if not decision.allowed:
-            self._refused("PUBLISH", session.client_id or "", topic, decision.reason)
+            self._refused("PUBLISH", session.client_id or "", topic, decision.reason, "publish")
         return decision.allowed
 
-    def _refused(self, what: str, client: str, topic: str, reason: str) -> None:
+    def _refused(self, what: str, client: str, topic: str, reason: str, label: str) -> None:
+        """Log a refusal and count it: CONNECTs by `label` (a reason), others by `label` (an action)."""
         self.refusals += 1
+        if self.metrics is not None:
+            counter = self.metrics.mqtt_connect_refusals if what == "CONNECT" else self.metrics.mqtt_acl_refusals
+            counter.labels(label).inc()
         log.warning("MQTT %s refused: client=%s topic=%s reason=%s", what, client, topic, reason)
 
     def _scope(self, identity: Identity, model: str) -> frozenset[str] | None:

@@ -9,6 +9,8 @@ timeout, which disconnects every quiet subscriber).
 The writer bounds what one connection may hold: packets whose send has not finished and bytes
 buffered in the transport. Past either limit the connection is a slow consumer: it is aborted,
 its pending packets dropped, so a subscriber that stops reading never grows the server's memory.
+`on_drop(n, closing)` hears how many packets a slow consumer lost: its backlog when it is found
+out (`closing`), then each packet amqtt writes to it while it closes.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import ssl
+from collections.abc import Callable
 
 from aiohttp import WSMsgType, web
 from amqtt.adapters import ReaderAdapter, WriterAdapter
@@ -101,10 +104,13 @@ class WebSocketWriter(WriterAdapter):  # type: ignore[misc]
         *,
         max_pending: int,
         max_bytes: int,
+        on_drop: Callable[[int, bool], None] | None = None,
     ) -> None:
         self._ws = ws
         self._request = request
         self._buf = bytearray()
+        self._buf_packets = 0  # amqtt writes one whole packet per write()
+        self._on_drop = on_drop
         self._max_pending = max_pending
         self._max_bytes = max_bytes
         self._pending = 0
@@ -113,8 +119,10 @@ class WebSocketWriter(WriterAdapter):  # type: ignore[misc]
 
     def write(self, data: bytes) -> None:
         if self.slow or self._ws.closed:
+            self._dropped(1, False)
             return
         self._buf.extend(data)
+        self._buf_packets += 1
         transport = self._request.transport
         buffered = transport.get_write_buffer_size() if transport is not None else 0
         if self._pending >= self._max_pending or buffered + len(self._buf) > self._max_bytes:
@@ -124,38 +132,42 @@ class WebSocketWriter(WriterAdapter):  # type: ignore[misc]
         while self._buf and not self.slow:
             data = bytes(self._buf)
             self._buf.clear()
+            self._buf_packets = 0
             self._pending += 1
             try:
                 await self._ws.send_bytes(data)
             except (ConnectionError, RuntimeError):  # closed meanwhile: the reader sees EOF
                 self._buf.clear()
+                self._buf_packets = 0
             finally:
                 self._pending -= 1
 
-    def write_now(self, frame: bytes) -> None:
+    def write_now(self, frame: bytes) -> bool:
         """Send one whole packet without a task (the broker's QoS 0 fan-out).
 
         With nothing queued and an empty transport buffer, aiohttp writes the frame before its
         only await point (flow control), so driving `send_bytes` one step sends it. Otherwise
         the packet joins the bounded buffer, after what is queued, and one flush task sends it.
+        False: not sent because this connection is a slow consumer (the caller counts it).
         """
         if self.slow or self._ws.closed:
-            return
+            return not self.slow  # the broker counts what a slow consumer is not sent
         transport = self._request.transport
         if not self._buf and not self._pending and transport is not None and transport.get_write_buffer_size() == 0:
             coro = self._ws.send_bytes(frame)
             try:
                 coro.send(None)
             except StopIteration:
-                return
+                return True
             except Exception as exc:  # noqa: BLE001 - the peer went away; the reader sees EOF
                 log.debug("direct MQTT write failed: %s", exc)
-                return
+                return True
             coro.close()  # stopped at the drain after writing: the next packet queues
-            return
-        self.write(frame)
+            return True
+        self.write(frame)  # past a limit this drops the backlog, this frame included, and counts it
         if not self.slow and (self._flusher is None or self._flusher.done()):
             self._flusher = asyncio.ensure_future(self.drain())
+        return True
 
     def get_peer_info(self) -> tuple[str, int] | None:
         transport = self._request.transport
@@ -171,6 +183,7 @@ class WebSocketWriter(WriterAdapter):  # type: ignore[misc]
 
     async def close(self) -> None:
         self._buf.clear()
+        self._buf_packets = 0
         if not self._ws.closed:
             await self._ws.close()
 
@@ -182,7 +195,13 @@ class WebSocketWriter(WriterAdapter):  # type: ignore[misc]
             buffered + len(self._buf),
         )
         self.slow = True
+        self._dropped(self._buf_packets, True)
         self._buf.clear()
+        self._buf_packets = 0
         transport = self._request.transport
         if transport is not None:
             transport.abort()
+
+    def _dropped(self, n: int, closing: bool) -> None:
+        if self.slow and self._on_drop is not None and (n or closing):
+            self._on_drop(n, closing)

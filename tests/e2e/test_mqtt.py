@@ -281,6 +281,9 @@ async def test_a_subscriber_that_stops_reading_is_disconnected(tmp_path: Path, t
                 await s.client.ok(CREATE, {"input": {"title": f"{i} " + "x" * 60_000}})
             entry = svc.broker._sessions.get(client_id)
             assert entry is None or entry[0].transitions.state != "connected"
+            metrics = s.running.syncline.metrics
+            assert metrics.slow_consumers.labels("mqtt")._value.get() == 1
+            assert metrics.mqtt_dropped.labels("slow_consumer")._value.get() >= 1
         finally:
             writer.close()
 
