@@ -37,6 +37,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
 
 DEFAULT_SUBSCRIPTION = "subscription { onCreateTodo { id title done } }"
 RENEW_BEFORE_S = 60.0  # post the subscription again this long (or half its time left) before its grant expires
@@ -77,7 +78,7 @@ class Dashboard:
         self.done = threading.Event()
         self.exit_status = 0
         self.mqtt = mqtt.Client(
-            mqtt.CallbackAPIVersion.VERSION2,
+            CallbackAPIVersion.VERSION2,
             client_id=self.client_id,
             protocol=mqtt.MQTTv311,
             transport="tcp" if args.tcp else "websockets",
@@ -127,7 +128,7 @@ class Dashboard:
 
     def expiry(self) -> float:
         """When the first grant runs out (seconds since the epoch)."""
-        return min(info["expireTime"] for info in self.sub["newSubscriptions"].values()) / 1000.0
+        return min(float(info["expireTime"]) for info in self.sub["newSubscriptions"].values()) / 1000.0
 
     def stop(self, status: int) -> None:
         self.exit_status = status
