@@ -347,6 +347,11 @@ class GraphQLHttpHandler:
         extra = dict(headers or {})
         if allow:
             extra["Allow"] = allow
+        error_type = _error_type(payload) if status >= 400 else None
+        if error_type:
+            # As AppSync does: Amplify JS names its error after this header (a 401 becomes
+            # "Unauthorized" with a hint); without it every failed request is "Unknown error".
+            extra["x-amzn-ErrorType"] = error_type
         return web.Response(
             body=json.dumps(payload, separators=(",", ":"), default=str).encode(),
             status=status,
@@ -398,3 +403,12 @@ def _is_request_error(errors: list[GraphQLError]) -> bool:
     """True when graphql-core refused the variables before executing any field (no error has a path)."""
     return all(e.path is None for e in errors)
 
+
+def _error_type(payload: Mapping[str, Any]) -> str | None:
+    """The first error's `errorType` (top level or in extensions), for `x-amzn-ErrorType`."""
+    errors = payload.get("errors")
+    if not isinstance(errors, list) or not errors or not isinstance(errors[0], dict):
+        return None
+    first = errors[0]
+    value = first.get("errorType") or (first.get("extensions") or {}).get("errorType")
+    return value if isinstance(value, str) else None
