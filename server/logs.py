@@ -100,4 +100,13 @@ def configure(level: str = "INFO", fmt: LogFormat = "text", stream: TextIO | Non
     handler._syncline = True  # type: ignore[attr-defined]
     root.addHandler(handler)
     root.setLevel(getattr(logging, level.upper(), logging.INFO))
+    # amqtt's state machine library logs every broker state callback at INFO: noise at our INFO
+    # (still shown with --log-level debug).
+    chatty = logging.DEBUG if level.upper() == "DEBUG" else logging.WARNING
+    for name in _CHATTY:
+        logging.getLogger(name).setLevel(chatty)
     return handler
+
+
+#: third-party loggers that are noise at INFO
+_CHATTY = ("transitions", "transitions.core", "amqtt.broker.plugins")

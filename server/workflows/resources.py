@@ -137,7 +137,7 @@ class Resources:
         except Exception as exc:  # the function's failure is the task's failure
             raise TaskFailed(type(exc).__name__, str(exc)) from exc
         try:
-            return json.loads(json.dumps(result))
+            return _json_copy(result)
         except (TypeError, ValueError) as exc:
             raise TaskFailed("States.Runtime", f"Function {name} returned a value that is not JSON: {exc}") from exc
 
@@ -212,6 +212,41 @@ class Resources:
         if resource.endswith(".sync:2") and isinstance(result, dict) and isinstance(result.get("Output"), str):
             result = {**result, "Output": json.loads(result["Output"])}
         return result
+
+
+class _TooBig(Exception):
+    pass
+
+
+def _json_copy(value: Any) -> Any:
+    """A copy of a function's result as JSON would give it back (a task must not share mutable
+    state with the function). Small plain values are copied directly — most results are a
+    handful of fields, and a JSON round trip costs more than the task itself; anything large or
+    unusual (tuples, non-string keys, custom types) takes the exact round trip."""
+    budget = [256]
+
+    def copy(v: Any) -> Any:
+        t = type(v)
+        if v is None or t is str or t is int or t is bool:
+            return v
+        budget[0] -= 1
+        if budget[0] < 0:
+            raise _TooBig
+        if t is dict:
+            out = {}
+            for k, x in v.items():
+                if type(k) is not str:
+                    raise _TooBig
+                out[k] = copy(x)
+            return out
+        if t is list:
+            return [copy(x) for x in v]
+        raise _TooBig  # floats (NaN/inf, repr), tuples, subclasses: let json decide
+
+    try:
+        return copy(value)
+    except _TooBig:
+        return json.loads(json.dumps(value))
 
 
 def _takes_two(fn: Callable[..., Any]) -> bool:

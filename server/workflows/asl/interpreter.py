@@ -837,8 +837,9 @@ class Execution:
         # Bare Lambda ARNs and activities have their own event families (LambdaFunction*,
         # Activity*); service integrations use Task* with resourceType/resource.
         family = {"lambda": "LambdaFunction", "activity": "Activity"}.get(kind)
+        record = frame.record  # without history (EXPRESS), skip encoding payloads for events
         if family is not None:
-            scheduled: dict[str, Any] = {"resource": resource, **payload_details("input", payload)}
+            scheduled: dict[str, Any] = {"resource": resource, **payload_details("input", payload)} if record else {}
             if timeout is not None:
                 scheduled["timeoutInSeconds"] = timeout
             if heartbeat is not None and kind == "activity":
@@ -852,7 +853,7 @@ class Execution:
                 "resourceType": service,
                 "resource": action,
                 "region": region,
-                "parameters": to_json(payload),
+                "parameters": to_json(payload) if record else "",
             }
             if timeout is not None:
                 scheduled["timeoutInSeconds"] = timeout
@@ -876,7 +877,8 @@ class Execution:
         )
         if completion.ok:
             output = completion.output
-            yield from self._record(frame, f"{family}Succeeded", {**task_fields, **payload_details("output", output)})
+            if record:
+                yield from self._record(frame, f"{family}Succeeded", {**task_fields, **payload_details("output", output)})
             return output
         details: dict[str, Any] = dict(task_fields)
         if completion.error is not None:
