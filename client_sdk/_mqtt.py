@@ -149,8 +149,6 @@ class MqttSubscription:
         self._closed = False
         self._live = False  # SUBACK seen: from now on a lost connection closes the sink
         self.client_id: str | None = None
-        #: Messages received (each a subscription event), for the app's metrics and for tests.
-        self.received = 0
 
     @classmethod
     async def connect(
@@ -293,7 +291,6 @@ class MqttSubscription:
         if not isinstance(body, dict):
             return
         for oid in self._by_topic.get(topic, ()):
-            self.received += 1
             self._sink((oid, body))
 
     def _lost(self) -> None:

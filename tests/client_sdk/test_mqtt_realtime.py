@@ -84,3 +84,23 @@ def test_missing_paho_is_a_clear_error(tmp_path: Path) -> None:
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert r.returncode == 0, r.stderr
     assert "pip install 'syncline[mqtt]'" in r.stdout, r.stdout
+
+
+async def test_mqtt_client_resubscribes_after_a_server_restart(mqtt_server: Server, tmp_path: Path) -> None:
+    async with client(mqtt_server.url, tmp_path / "a.db", realtime="mqtt", poll_interval=3600) as a:
+        await asyncio.wait_for(a.sync(), 20)
+        await mqtt_server.stop()
+        async with asyncio.timeout(10), a.status() as statuses:
+            async for st in statuses:
+                if st.state == "offline":
+                    break
+        await mqtt_server.start()
+        async with asyncio.timeout(15), a.status() as statuses:
+            async for st in statuses:
+                if st.state == "ready":
+                    break
+        before = a.realtime_events["mqtt"]
+        async with a.observe() as changes:
+            await mqtt_server.gql('mutation { createTodo(input: {id: "after", title: "after restart"}) { id } }')
+            await _until_remote(changes, "after", "create")
+        assert a.realtime_events["mqtt"] > before
