@@ -89,6 +89,7 @@ async def reach(client: SyncClient, timeout: float) -> str:
     statuses = client.status()
 
     async def failed() -> Status | None:
+        st: Status
         async for st in statuses:
             # A first failed attempt means offline; another process holding the replica's
             # sync lock (e.g. `watch`) means this one only writes: the other sends our change.

@@ -71,7 +71,7 @@ class Server:
         query = "query { syncTodos(lastSync: 0, limit: 1000) { items { id %s } } }" % " ".join(FIELDS)
         async with aiohttp.ClientSession() as s:
             async with s.post(self.running.url, json={"query": query}, headers={"x-api-key": key}) as r:
-                body = await r.json()
+                body: dict[str, Any] = await r.json()
         return {it["id"]: it for it in body["data"]["syncTodos"]["items"]}
 
 
