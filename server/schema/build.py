@@ -16,6 +16,7 @@ from graphql import GraphQLError, GraphQLObjectType, GraphQLSchema, get_named_ty
 from server.errors import ConfigError
 from server.models import ModelSpec
 from server.schema.authz import install_field_rules
+from server.schema.execution import item_only
 from server.schema.expand import Expansion, ModelOperations, expand
 from server.schema.formatting import format_error
 from server.schema.resolvers import ResolverBinding, load_resolvers, model_resolver, relation_resolver, user_resolver
@@ -137,6 +138,7 @@ def _json_field(name: str, is_list: bool) -> Any:
     """Encode a stored AWSJSON value here, always: a stored JSON string such as "123" must go
     out as the JSON text '"123"', not pass through as if it were the number 123."""
 
+    @item_only  # server/schema/execution.py serves long lists without resolve info
     def resolve(item: Any, _info: Any) -> Any:
         value = item.get(name) if isinstance(item, Mapping) else getattr(item, name, None)
         if value is None:

@@ -29,7 +29,6 @@ from graphql import (
     GraphQLSchema,
     OperationDefinitionNode,
     OperationType,
-    execute,
     parse,
     validate,
 )
@@ -38,6 +37,7 @@ from graphql.validation import NoSchemaIntrospectionCustomRule
 from server.auth.identity import Identity
 from server.context import BASE_SYNC, RequestContext
 from server.errors import BadRequest, Unauthorized
+from server.schema.execution import execute
 from server.store.base import Store
 from server.web.limits import check_cost, depth_rule, fragments_of
 
