@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 from typing import Any, Mapping
 
 import aiohttp
@@ -45,7 +46,7 @@ class HttpTransport:
         except TimeoutError as exc:
             raise SyncTimeout(f"no answer from {self.url} within {self._timeout} s") from exc
         except (aiohttp.ClientError, OSError) as exc:
-            raise NetworkError(f"{self.url}: {exc!r}") from exc
+            raise NetworkError(f"{self.url}: {_reason(exc)}") from exc
         if status in (401, 403):
             raise AuthRejected(status, text[:200])
         if status >= 500 or status == 429:
@@ -59,3 +60,13 @@ class HttpTransport:
         if status >= 400 and "errors" not in out:
             out["errors"] = [{"message": f"HTTP {status}", "errorType": "BadRequest"}]
         return out
+
+
+def _reason(exc: BaseException) -> str:
+    """A one-line reason a person can act on ("cannot connect: Connection refused"), not the
+    nested repr of aiohttp's connection key."""
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        err = exc.os_error
+        why = err.strerror or (os.strerror(err.errno) if err.errno else str(err))
+        return f"cannot connect to {exc.host}:{exc.port} ({why})"
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__

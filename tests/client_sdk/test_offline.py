@@ -99,3 +99,14 @@ async def test_introspection_gives_the_models_without_definitions(server: Server
         await c.model("Todo").save({"title": "typed", "done": False})
         await asyncio.wait_for(c.sync(), 20)
     assert [i["title"] for i in (await server.items()).values()] == ["typed"]
+
+
+async def test_offline_status_says_why_in_one_line(tmp_path: Path) -> None:
+    port = free_port()
+    async with opened(f"http://127.0.0.1:{port}/graphql", tmp_path / "a.db") as c:
+        async with asyncio.timeout(10), c.status() as statuses:
+            async for status in statuses:
+                if status.state == "offline" and status.error:
+                    break
+    assert f"cannot connect to 127.0.0.1:{port}" in status.error
+    assert "ConnectionKey" not in status.error  # not aiohttp's nested repr
