@@ -19,7 +19,7 @@ from typing import Any, Protocol
 
 from server.auth.identity import Identity
 
-__all__ = ["EventBus", "LocalBus", "MutationEvent"]
+__all__ = ["EventBus", "LocalBus", "MutationEvent", "Subscription"]
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -56,7 +56,7 @@ class LocalBus:
         if max_pending < 1:
             raise ValueError(f"max_pending must be at least 1, got {max_pending}")
         self._max_pending = max_pending
-        self._queues: list[asyncio.Queue[MutationEvent]] = []
+        self._queues: list[asyncio.Queue[MutationEvent | None]] = []
         self.published = 0
 
     @property
@@ -68,15 +68,45 @@ class LocalBus:
         for q in list(self._queues):
             await q.put(event)
 
-    def subscribe(self) -> AsyncIterator[MutationEvent]:
+    def subscribe(self) -> Subscription:
         # Registered now, not at the first iteration: no event published after this call is missed.
-        q: asyncio.Queue[MutationEvent] = asyncio.Queue(self._max_pending)
+        q: asyncio.Queue[MutationEvent | None] = asyncio.Queue(self._max_pending)
         self._queues.append(q)
-        return self._drain(q)
+        return Subscription(self._queues, q)
 
-    async def _drain(self, q: asyncio.Queue[MutationEvent]) -> AsyncIterator[MutationEvent]:
-        try:
-            while True:
-                yield await q.get()
-        finally:
-            self._queues.remove(q)
+
+class Subscription:
+    """A `LocalBus` subscriber's iterator; it leaves the bus on `aclose()` or when it is garbage
+    collected, started or not. Not an async generator on purpose: a generator that was never
+    started runs no `finally` on either, so its queue stayed registered and, once
+    `max_pending` events filled it, blocked every publisher for good."""
+
+    def __init__(self, queues: list[asyncio.Queue[MutationEvent | None]], q: asyncio.Queue[MutationEvent | None]) -> None:
+        self._queues: list[asyncio.Queue[MutationEvent | None]] | None = queues
+        self._q = q
+
+    def __aiter__(self) -> Subscription:
+        return self
+
+    async def __anext__(self) -> MutationEvent:
+        if self._queues is None:
+            raise StopAsyncIteration
+        event = await self._q.get()
+        if event is None:  # closed while waiting
+            raise StopAsyncIteration
+        return event
+
+    async def aclose(self) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Leave the bus (idempotent); a pending `__anext__` ends with StopAsyncIteration."""
+        queues, self._queues = self._queues, None
+        if queues is None:
+            return
+        queues.remove(self._q)
+        if not self._q.full():  # a reader waits only on an empty queue: wake it
+            self._q.put_nowait(None)
+
+    def __del__(self) -> None:
+        self.close()

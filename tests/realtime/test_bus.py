@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 
 import pytest
 
@@ -45,6 +46,37 @@ async def test_a_full_subscriber_queue_holds_the_publisher_back() -> None:
     await asyncio.wait_for(blocked, 5)
     assert [(await it.__anext__()).result for _ in range(2)] == [2, 3]
     await it.aclose()
+
+
+async def test_a_subscription_never_iterated_leaves_the_bus_on_aclose() -> None:
+    bus = LocalBus(max_pending=2)
+    it = bus.subscribe()
+    assert bus.subscribers == 1
+    await it.aclose()
+    assert bus.subscribers == 0
+    with pytest.raises(StopAsyncIteration):
+        await it.__anext__()
+
+
+async def test_a_dropped_subscription_never_iterated_does_not_block_publishers() -> None:
+    """The leak: an unstarted iterator's queue stayed registered and, once full, blocked publish."""
+    bus = LocalBus(max_pending=2)
+    bus.subscribe()  # dropped at once, never started
+    gc.collect()
+    assert bus.subscribers == 0
+    for i in range(5):  # more than max_pending: would wait forever on the leaked queue
+        await asyncio.wait_for(bus.publish(MutationEvent(mutation="m", result=i)), 5)
+
+
+async def test_aclose_ends_a_reader_waiting_for_the_next_event() -> None:
+    bus = LocalBus()
+    it = bus.subscribe()
+    reader = asyncio.create_task(it.__anext__())
+    await asyncio.sleep(0)
+    await it.aclose()
+    with pytest.raises(StopAsyncIteration):
+        await asyncio.wait_for(reader, 5)
+    assert bus.subscribers == 0
 
 
 def test_max_pending_must_be_positive() -> None:
