@@ -3,9 +3,10 @@ write, and the close decision. Protocol rules live in the subclasses and their `
 
 from __future__ import annotations
 
+import json
 from collections import deque
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 from server.protocols._common import ProtocolConfig, Role, encode
 from server.protocols._errors import CloseCode, CloseConnection, LocalProtocolError, ProtocolError
@@ -84,6 +85,9 @@ class ConnectionBase:
         """The next message from the peer, or NEED_DATA (see each core)."""
         raise NotImplementedError
 
+    #: The `type` of this protocol's result message ("next" or "data").
+    RESULT_TYPE: ClassVar[str] = "data"
+
     def send_result_raw(self, op_id: str, payload_json: str) -> bool:
         """Fan-out fast path: one execution result (`{"data": ..., "errors"?: ...}`) already
         serialised once for a whole group, wrapped in this protocol's result message for `op_id`.
@@ -91,7 +95,26 @@ class ConnectionBase:
         Returns:
             False (nothing queued) when `op_id` is not live: the client stopped it meanwhile.
         """
+        if not self.can_send_result(op_id):
+            return False
+        self._outbox.append(self.result_message(op_id, payload_json))
+        return True
+
+    def can_send_result(self, op_id: str) -> bool:
+        """Whether a result for `op_id` may be sent now (False: the client stopped it).
+
+        With `result_message`, lets an adapter encode a group's frame once per op id and write
+        the same bytes to many connections instead of calling `send_result_raw` on each.
+
+        Raises:
+            LocalProtocolError: the core is closed, not a server, or not yet acknowledged.
+        """
         raise NotImplementedError
+
+    @classmethod
+    def result_message(cls, op_id: str, payload_json: str) -> str:
+        """The text `send_result_raw` queues: the same for every connection of this protocol."""
+        return f'{{"id":{json.dumps(op_id)},"type":"{cls.RESULT_TYPE}","payload":{payload_json}}}'
 
     def complete_operation(self, op_id: str) -> bool:
         """The server ends `op_id` normally (a query's result was sent, the source stream ended).

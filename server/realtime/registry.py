@@ -108,7 +108,11 @@ class Sink(Protocol):
     """A connection that takes a payload serialised once per group (the WebSocket adapter)."""
 
     def deliver(self, op_id: str, payload_json: str) -> None:
-        """Queue `payload_json` (`{"data": ..., "errors"?: ...}`) for operation `op_id`; never blocks."""
+        """Queue `payload_json` (`{"data": ..., "errors"?: ...}`) for operation `op_id`; never blocks.
+
+        Every member of a group receives the same `payload_json` object for one event, so a
+        sink may encode its frame once per event (keyed on the object's identity).
+        """
         ...
 
 
@@ -466,14 +470,16 @@ class SubscriptionRegistry:
                 payload = await self._render(group, event.result)
                 members = list(group.members)
                 live = group.members
-                for i, sub in enumerate(members, 1):
-                    if sub in live:  # not unsubscribed while we yielded
-                        sub.sink.deliver(sub.op_id, payload)
-                        delivered += 1
-                    if i % YIELD_EVERY == 0:
+                for start in range(0, len(members), YIELD_EVERY):
+                    if start:
                         # A 10,000-member group must not stall every other request for its whole
-                        # fan-out; a subscriber that leaves meanwhile is skipped above.
+                        # fan-out; a subscriber that leaves meanwhile is skipped below.
                         await asyncio.sleep(0)
+                    for sub in members[start : start + YIELD_EVERY]:
+                        if sub in live:
+                            # Every member gets the same `payload` object: sinks may key caches on it.
+                            sub.sink.deliver(sub.op_id, payload)
+                            delivered += 1
         self.deliveries += delivered
         return delivered
 

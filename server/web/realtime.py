@@ -18,8 +18,9 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import struct
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, Callable
 
 from aiohttp import WSMsgType, web
@@ -57,6 +58,8 @@ __all__ = ["RealtimeConnection", "RealtimeEndpoint"]
 log = logging.getLogger("syncline.realtime")
 
 Core = TransportWSConnection | LegacyWSConnection | AppSyncConnection
+#: Result frames kept per event (distinct op ids); beyond it frames are encoded per connection.
+FRAME_CACHE = 64
 ErrorFormatter = Callable[[GraphQLError, bool], dict[str, Any]]
 
 
@@ -97,6 +100,40 @@ class RealtimeEndpoint:
             connection_timeout_ms=settings.connection_timeout_ms,
         )
         self.connections: set[RealtimeConnection] = set()
+        # One event's result frames, encoded once per (message type, op id) and written as the
+        # same bytes to every connection (see `result_frame`); keyed on the payload object.
+        self._frames_for: str | None = None
+        self._frames: dict[tuple[str, str], tuple[str, bytes]] = {}
+        self._uncounted: dict[str, int] = {}
+
+    def result_frame(self, core: Core, op_id: str, payload_json: str) -> tuple[str, bytes]:
+        """The result message for `op_id` as text (for the writer task) and as a whole WebSocket
+        frame (for a direct write). The registry hands every member of a group the same payload
+        object, so a 10,000-member group is encoded once, not 10,000 times."""
+        if payload_json is not self._frames_for:
+            self._frames_for = payload_json
+            self._frames = {}
+        key = (core.RESULT_TYPE, op_id)
+        frame = self._frames.get(key)
+        if frame is None:
+            text = core.result_message(op_id, payload_json)
+            frame = (text, text_frame(text))
+            if len(self._frames) < FRAME_CACHE:  # unique op ids (UUIDs) gain nothing from caching
+                self._frames[key] = frame
+        return frame
+
+    def count_delivery(self, protocol: str) -> None:
+        """Add one delivery to the metric; reported once per loop turn, not once per delivery."""
+        uncounted = self._uncounted
+        if not uncounted:
+            asyncio.get_running_loop().call_soon(self._report_deliveries)
+        uncounted[protocol] = uncounted.get(protocol, 0) + 1
+
+    def _report_deliveries(self) -> None:
+        counts, self._uncounted = self._uncounted, {}
+        if self.metrics is not None:
+            for protocol, n in counts.items():
+                self.metrics.deliveries.labels(protocol).inc(n)
 
     async def get(self, request: web.Request) -> web.StreamResponse:
         if request.headers.get("Upgrade", "").lower() != "websocket":
@@ -184,8 +221,9 @@ class RealtimeConnection:
         self._writer_idle = False
         self._timers: list[asyncio.TimerHandle] = []
         self._last_inbound = self._loop.time()
-        metrics = endpoint.metrics
-        self._delivered = metrics.deliveries.labels(protocol.value) if metrics is not None else None
+        self._transport = request.transport
+        self._metered = endpoint.metrics is not None
+        self._label = protocol.value
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -286,57 +324,61 @@ class RealtimeConnection:
     # -- output ---------------------------------------------------------------------------
 
     def deliver(self, op_id: str, payload_json: str) -> None:
-        """Sink for the registry: one pre-serialised payload for operation `op_id`."""
+        """Sink for the registry: one pre-serialised payload for operation `op_id`.
+
+        The fan-out hot path (once per subscriber per event): the frame bytes are shared by the
+        whole group, and while the socket keeps up they go straight to the transport, with no
+        task switch and no await; otherwise through the bounded queue and the writer task.
+        """
         if self._close_frame is not None:
             return
-        sent = self.core.send_result_raw(op_id, payload_json)
-        if sent and self._delivered is not None:
-            self._delivered.inc()
-        self._flush()
+        core = self.core
+        if not core.can_send_result(op_id):
+            return
+        if self._metered:
+            self.endpoint.count_delivery(self._label)
+        text, frame = self.endpoint.result_frame(core, op_id, payload_json)
+        if self._can_write_now():
+            assert self._transport is not None
+            self._transport.write(frame)
+        else:
+            self._enqueue((text,))
 
     def _flush(self) -> None:
         frames = self.core.data_to_send()
         if frames and self._close_frame is None:
-            transport = self.request.transport
-            if (
-                self._writer_idle
-                and not self._queue
-                and transport is not None
-                and transport.get_write_buffer_size() == 0
-            ):
-                # Fan-out fast path: the socket keeps up, so write now instead of waking the
-                # writer task (one task switch per connection per event is most of the cost).
+            if self._can_write_now():
+                assert self._transport is not None
                 for frame in frames:
-                    if self._close_frame is not None:
-                        break
-                    self._write_now(frame)
+                    self._transport.write(text_frame(frame))
             else:
-                for frame in frames:
-                    self._queue.append(frame)
-                    self._queued_bytes += len(frame)
-                if len(self._queue) > self._settings.send_queue or self._queued_bytes > self._settings.send_queue_bytes:
-                    self._slow_consumer()
-                    return
-                self._wake.set()
+                self._enqueue(frames)
         closed = self.core.closed
         if closed is not None and self._close_frame is None:
             self.begin_close(closed.code, closed.reason)
 
-    def _write_now(self, frame: str) -> None:
-        """Write one frame synchronously. With compression off and an empty transport buffer,
-        aiohttp writes the frame before its only await point (flow control), so driving the
-        coroutine one step sends it; if it does stop there, the frame is already written and the
-        drain is skipped (the next frame sees a non-empty buffer and goes through the queue)."""
-        coro = self.ws.send_str(frame)
-        try:
-            coro.send(None)
-        except StopIteration:
+    def _can_write_now(self) -> bool:
+        """Write directly (no writer-task switch) while nothing is queued and the socket keeps
+        up: the transport's buffer is empty, so order is kept and memory stays bounded."""
+        transport = self._transport
+        return (
+            self._writer_idle
+            and not self._queue
+            and transport is not None
+            and transport.get_write_buffer_size() == 0
+            and not transport.is_closing()
+            and not self.ws.closed
+        )
+
+    def _enqueue(self, frames: Sequence[str]) -> None:
+        """Through the bounded queue; overflowing it closes the connection as a slow consumer."""
+        for frame in frames:
+            self._queue.append(frame)
+            self._queued_bytes += len(frame)
+        if len(self._queue) > self._settings.send_queue or self._queued_bytes > self._settings.send_queue_bytes:
+            self._slow_consumer()
             return
-        except Exception as exc:  # noqa: BLE001 - the peer went away; never break the fan-out loop
-            log.debug("direct write failed on a %s connection: %s", self.protocol.value, exc)
-            self.begin_close(CloseCode.NORMAL, "")
-            return
-        coro.close()
+        self._wake.set()
 
     def _slow_consumer(self) -> None:
         log.warning(
@@ -612,6 +654,17 @@ class RealtimeConnection:
             core.refuse_operation(op_id, errors)
         elif isinstance(core, LegacyWSConnection):
             core.refuse_operation(op_id, errors[0])
+
+
+def text_frame(text: str) -> bytes:
+    """A whole unmasked WebSocket text frame (RFC 6455 §5.2) as a server writes it, uncompressed."""
+    data = text.encode()
+    n = len(data)
+    if n < 126:
+        return bytes((0x81, n)) + data
+    if n < 65536:
+        return struct.pack("!BBH", 0x81, 126, n) + data
+    return struct.pack("!BBQ", 0x81, 127, n) + data
 
 
 def _error(message: str, error_type: str = "BadRequest") -> dict[str, Any]:

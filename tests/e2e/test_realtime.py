@@ -286,6 +286,31 @@ async def test_same_document_subscribers_share_one_execution(rt: Served) -> None
         assert sorted(p["id"] for p in payloads) == sorted(f"op{i}" for i in range(5) for _ in clients)
 
 
+async def test_a_group_frame_encoded_once_still_carries_each_subscribers_op_id(rt: Served) -> None:
+    """Frames are encoded once per event and op id, and cached for up to FRAME_CACHE op ids:
+    more distinct ids than that, over two events, each get their own id and the right event."""
+    from server.web.realtime import FRAME_CACHE
+
+    per_conn = 5
+    conns = FRAME_CACHE // per_conn + 2
+    metrics = rt.running.syncline.metrics
+    delivered = metrics.deliveries.labels("graphql-transport-ws")
+    async with aiohttp.ClientSession() as s:
+        clients = [await RawTWS.connect(s, ws_url(rt)) for _ in range(conns)]
+        for n, c in enumerate(clients):
+            for i in range(per_conn):
+                await c.subscribe(f"c{n}-op{i}", "subscription { onCreateTodo { title } }")
+            await c.sync()
+        assert registry(rt).groups == 1 and conns * per_conn > FRAME_CACHE
+        before = delivered._value.get()
+        for title in ("first", "second"):
+            await rt.client.ok(CREATE, {"i": {"title": title}})
+            for n, c in enumerate(clients):
+                got = sorted((m["id"], m["payload"]["data"]["onCreateTodo"]["title"]) for m in [await c.next_data() for _ in range(per_conn)])
+                assert got == [(f"c{n}-op{i}", title) for i in range(per_conn)]
+        await until(lambda: delivered._value.get() - before == 2 * conns * per_conn, "deliveries counted")
+
+
 async def test_subscriptions_per_connection_are_limited(rt: Served) -> None:
     async with aiohttp.ClientSession() as s:
         c = await RawTWS.connect(s, ws_url(rt))

@@ -185,17 +185,16 @@ class AppSyncConnection(ConnectionBase):
         self._queue(message.formatted())
         return True
 
-    def send_result_raw(self, op_id: str, payload_json: str) -> bool:
-        """Fan-out fast path: a data message whose payload was serialised once for a group."""
+    RESULT_TYPE = "data"
+
+    def can_send_result(self, op_id: str) -> bool:
+        """Whether `op_id` is live (see ConnectionBase.can_send_result)."""
         self._check_open()
         if self.our_role is not Role.SERVER:
             raise LocalProtocolError("send_result_raw needs a server core")
-        if self._state.operations.get(op_id) is not OpStatus.ACTIVE:
-            return False
-        self._outbox.append(f'{{"id":{json.dumps(op_id)},"type":"data","payload":{payload_json}}}')
-        return True
+        return self._state.operations.get(op_id) is OpStatus.ACTIVE
 
-    send_data_raw = send_result_raw  # the protocol's own name for it (server/web/realtime.py uses it)
+    send_data_raw = ConnectionBase.send_result_raw  # the protocol's own name for it (server/web/realtime.py uses it)
 
     # ---- what the server adapter calls ----------------------------------------------------------
 

@@ -12,7 +12,6 @@ Differences from graphql-transport-ws that the adapter sees:
 
 from __future__ import annotations
 
-import json
 from collections import deque
 from collections.abc import Mapping
 from typing import Any
@@ -163,17 +162,16 @@ class LegacyWSConnection(ConnectionBase):
             self.close(CloseCode.NORMAL, "connection_terminate")
         return True
 
-    def send_result_raw(self, op_id: str, payload_json: str) -> bool:
-        """Fan-out fast path: a data message whose payload was serialised once for a group."""
+    RESULT_TYPE = "data"
+
+    def can_send_result(self, op_id: str) -> bool:
+        """Whether `op_id` is live (see ConnectionBase.can_send_result)."""
         self._check_open()
         if self.our_role is not Role.SERVER or self._state.state is not ConnState.READY:
             raise LocalProtocolError("send_result_raw needs a server core after connection_ack")
-        if op_id not in self._state.operations:
-            return False
-        self._outbox.append(f'{{"id":{json.dumps(op_id)},"type":"data","payload":{payload_json}}}')
-        return True
+        return op_id in self._state.operations
 
-    send_data_raw = send_result_raw  # the protocol's own name for it (server/web/realtime.py uses it)
+    send_data_raw = ConnectionBase.send_result_raw  # the protocol's own name for it (server/web/realtime.py uses it)
 
     # ---- what the server adapter calls ----------------------------------------------------------
 

@@ -18,7 +18,6 @@ Server adapter loop::
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -120,20 +119,16 @@ class TransportWSConnection(ConnectionBase):
         self._queue(message.formatted())
         return True
 
-    def send_result_raw(self, op_id: str, payload_json: str) -> bool:
-        """Fan-out fast path: a Next whose payload is already serialised once for a whole group.
+    RESULT_TYPE = "next"
 
-        Returns False (and queues nothing) when `op_id` is no longer active.
-        """
+    def can_send_result(self, op_id: str) -> bool:
+        """Whether `op_id` is live (see ConnectionBase.can_send_result)."""
         self._check_open()
         if self.our_role is not Role.SERVER or self._state.state is not ConnState.READY:
             raise LocalProtocolError("send_result_raw needs a server core after connection_ack")
-        if op_id not in self._state.operations:
-            return False
-        self._outbox.append(f'{{"id":{json.dumps(op_id)},"type":"next","payload":{payload_json}}}')
-        return True
+        return op_id in self._state.operations
 
-    send_next_raw = send_result_raw  # the protocol's own name for it (server/web/realtime.py uses it)
+    send_next_raw = ConnectionBase.send_result_raw  # the protocol's own name for it (server/web/realtime.py uses it)
 
     # ---- what the server adapter calls ----------------------------------------------------------
 
