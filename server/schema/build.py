@@ -140,7 +140,7 @@ def _json_field(name: str, is_list: bool) -> Any:
 
     @item_only  # server/schema/execution.py serves long lists without resolve info
     def resolve(item: Any, _info: Any) -> Any:
-        value = item.get(name) if isinstance(item, Mapping) else getattr(item, name, None)
+        value = item.get(name) if type(item) is dict or isinstance(item, Mapping) else getattr(item, name, None)
         if value is None:
             return None
         if is_list and isinstance(value, list):

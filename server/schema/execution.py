@@ -17,7 +17,11 @@ from typing import Any, Callable, TypeVar
 from graphql import (
     DocumentNode,
     ExecutionResult,
+    GraphQLBoolean,
     GraphQLEnumType,
+    GraphQLFloat,
+    GraphQLID,
+    GraphQLInt,
     GraphQLList,
     GraphQLNonNull,
     GraphQLObjectType,
@@ -25,6 +29,7 @@ from graphql import (
     GraphQLResolveInfo,
     GraphQLScalarType,
     GraphQLSchema,
+    GraphQLString,
     Undefined,
     default_field_resolver,
 )
@@ -53,9 +58,14 @@ class _Fallback(Exception):
     """The fast path cannot produce exactly graphql-core's answer for this list."""
 
 
-#: One selected field: (response key, field name or None for __typename, item-only resolver,
-#: non-null, list of leaves, list items non-null, coercion)
-_Plan = tuple[str, str | None, Callable[..., Any] | None, bool, bool, bool, Callable[[Any], Any]]
+#: One selected field: (response key, field name, item-only resolver or None, the handler that
+#: turns the field's value into its completed value or raises _Fallback).
+_Plan = tuple[str, str, Callable[..., Any] | None, Callable[[Any], Any]]
+
+#: graphql-core's String, ID and Boolean give back a str (str, bool) value unchanged.
+_SAME: dict[Any, type] = {GraphQLString: str, GraphQLID: str, GraphQLBoolean: bool}
+#: Coerced through graphql-core as they are (cheap, and Int/Float have range checks).
+_BUILTIN = (GraphQLString, GraphQLID, GraphQLBoolean, GraphQLInt, GraphQLFloat)
 
 try:  # graphql-core >= 3.3 (Executor classes); older versions execute without the fast path
     from graphql.execution.incremental.incremental_executor import IncrementalExecutor as _Base
@@ -105,13 +115,14 @@ if _Base is not None:
             if new_defer_usages:
                 return None
             plan: list[_Plan] = []
+            memos: dict[GraphQLScalarType, Callable[[Any], Any]] = {}
             for key, details in grouped.items():
                 if any(d.defer_usage is not None for d in details):
                     return None
                 node = details[0].node
                 name = node.name.value
                 if name == "__typename":
-                    plan.append((key, None, None, True, False, False, _constant(parent.name)))
+                    plan.append((key, name, _constant(parent.name), _leaf(True, str, _unused)))
                     continue
                 field = self.schema.get_field(parent, name)
                 if field is None or field.args or node.arguments:
@@ -135,54 +146,73 @@ if _Base is not None:
                         t = t.of_type
                 if not isinstance(t, (GraphQLScalarType, GraphQLEnumType)):
                     return None
-                plan.append((key, name, resolve, non_null, is_list, inner_non_null, t.coerce_output_value))
+                coerce = t.coerce_output_value
+                if not (t in _BUILTIN or isinstance(t, GraphQLEnumType)):
+                    # AWSDateTime & co. validate by regex: once per distinct text per list and
+                    # scalar (createdAt and updatedAt are often equal).
+                    coerce = memos.get(t) or memos.setdefault(t, _memoized(coerce))
+                leaf = _leaf(inner_non_null if is_list else non_null, _SAME.get(t), coerce)
+                plan.append((key, name, resolve, _list(non_null, leaf) if is_list else leaf))
             return plan
 
-    def _constant(value: str) -> Callable[[Any], str]:
-        return lambda _: value
+    def _unused(value: Any) -> Any:  # pragma: no cover
+        raise _Fallback
 
-    def _build(item: Any, plan: list[_Plan], nullable: bool) -> Any:
-        if item is None and nullable:
-            return None
-        if type(item) is not dict:
-            raise _Fallback
-        get = item.get
-        out: dict[str, Any] = {}
-        for key, name, resolve, non_null, is_list, inner_non_null, coerce in plan:
-            if name is None:
-                out[key] = coerce(None)
-                continue
-            value = get(name) if resolve is None else resolve(item, None)
+    def _constant(value: str) -> Callable[[Any, Any], str]:
+        return lambda _item, _info: value
+
+    def _memoized(coerce: Callable[[Any], Any]) -> Callable[[Any], Any]:
+        memo: dict[str, Any] = {}
+
+        def coerce_text(value: Any) -> Any:
+            if type(value) is not str:
+                return coerce(value)
+            out = memo.get(value)
+            if out is None:
+                out = memo[value] = coerce(value)
+            return out
+
+        return coerce_text
+
+    def _leaf(non_null: bool, same: type | None, coerce: Callable[[Any], Any]) -> Callable[[Any], Any]:
+        """graphql-core's completion of a leaf value, or _Fallback where it would not simply
+        coerce it (a null in a non-null field, a callable, an Exception, a failed coercion)."""
+
+        def complete(value: Any) -> Any:
+            if type(value) is same:
+                return value
             if value is None:
                 if non_null:
                     raise _Fallback
-                out[key] = None
-                continue
-            if is_list:
-                if type(value) is not list:
-                    raise _Fallback
-                done: list[Any] = []
-                for v in value:
-                    if v is None:
-                        if inner_non_null:
-                            raise _Fallback
-                        done.append(None)
-                        continue
-                    if type(v) not in _PLAIN:
-                        raise _Fallback
-                    c = coerce(v)
-                    if c is None or c is Undefined:
-                        raise _Fallback
-                    done.append(c)
-                out[key] = done
-                continue
+                return None
             if type(value) not in _PLAIN:
                 raise _Fallback
-            c = coerce(value)
-            if c is None or c is Undefined:
+            out = coerce(value)
+            if out is None or out is Undefined:
                 raise _Fallback
-            out[key] = c
-        return out
+            return out
+
+        return complete
+
+    def _list(non_null: bool, leaf: Callable[[Any], Any]) -> Callable[[Any], Any]:
+        def complete(value: Any) -> Any:
+            if value is None:
+                if non_null:
+                    raise _Fallback
+                return None
+            if type(value) is not list:
+                raise _Fallback
+            return [leaf(v) for v in value]
+
+        return complete
+
+    def _build(item: Any, plan: list[_Plan], nullable: bool) -> Any:
+        if type(item) is not dict:
+            if item is None and nullable:
+                return None
+            raise _Fallback
+        get = item.get
+        return {key: complete(get(name) if resolve is None else resolve(item, None)) for key, name, resolve, complete in plan}
 
 else:  # pragma: no cover
     FastListExecutor = None  # type: ignore[misc,assignment]

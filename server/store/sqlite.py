@@ -550,7 +550,8 @@ class SQLiteStore:
             more = len(rows) > limit
             rows = rows[:limit]
             last = rows[-1][0] if rows else after
-            return [_loads(r[1]) for r in rows], last, more
+            # One decode for the page: a thousand json.loads calls cost half as much again.
+            return _loads("[" + ",".join([r[1] for r in rows]) + "]"), last, more
         items: builtins.list[Item] = []
         scanned = 0
         last = after
