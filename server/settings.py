@@ -70,7 +70,8 @@ class ServerSettings:
     tls_key: Path | None = None
     #: When set, GET /metrics needs `Authorization: Bearer <metrics_token>`.
     metrics_token: str | None = None
-    #: Seconds a SIGTERM waits for in-flight requests before closing them.
+    #: Seconds a SIGTERM waits for in-flight requests before closing them, then again for running
+    #: workflow tasks (docs/workflows.md "Shutdown drains").
     shutdown_timeout: float = 10.0
 
 

@@ -18,6 +18,14 @@ replay never appends what is stored.
 
 EXPRESS executions use the same driver without a store and without history: nothing is written
 per transition; `start_sync_execution` returns the output (5-minute limit, as AWS).
+
+Shutdown drains (`close`): no execution and no step starts any more. A STANDARD execution whose
+request-response task is running (a Lambda function, GraphQL, HTTP: `_drainable`) lets it finish
+and goes on until it ends or must start something new; it stops there, at a checkpoint: the
+transition is committed, so the task does not run again after the restart. What only waits
+(a Wait, a task token, an activity, a nested `.sync` execution) stops at once; it resumes at the
+next start. Whatever still runs at the deadline is cancelled and runs again (at-least-once).
+EXPRESS executions cannot resume, so they run on until the deadline.
 """
 
 from __future__ import annotations
@@ -120,6 +128,10 @@ class _StoreFailed(Exception):
     """A transition did not commit (its cause is the store's error)."""
 
 
+class _Draining(Exception):
+    """The engine is closing and nothing this execution awaits is still running."""
+
+
 class _Driver:
     """Drives one execution's generator; see the module docstring."""
 
@@ -153,9 +165,11 @@ class _Driver:
         self._stop: tuple[str | None, str | None] | None = None
         self._deferred: list[InvokeTask | Wait | ReadItems] = []
         self._inline_running = False
+        self._inline_effect: InvokeTask | None = None
         self._stop_cancelled = False
         self._broken: BaseException | None = None
         self._publishing: asyncio.Task[None] | None = None
+        self._committing: asyncio.Future[None] | None = None
         self._input = parsed_input
         self.finished: asyncio.Future[ExecutionRow] = asyncio.get_running_loop().create_future()
         self.task: asyncio.Task[None] | None = None
@@ -234,17 +248,21 @@ class _Driver:
                         replaying = self._go_live()
                     await self._flush()
                     try:
-                        inline = self._inline(effect.ids)
+                        inline = None if self._draining else self._inline(effect.ids)
                         if inline is not None:
                             # Sequential code (start one task, await it at once): run it right
                             # here, without an asyncio task and a wake-up per transition.
                             await self._run_inline(inline)
-                        else:
+                        elif not self._draining:
                             self._launch_deferred()
                         completion = await self._next_completion(effect.ids)
                     except _Stopped:
                         gen.close()
                         await self._aborted()
+                        return
+                    except _Draining:
+                        gen.close()
+                        await self._checkpoint()
                         return
                     self._started.pop(completion.id, None)
                     if self.durable:
@@ -287,6 +305,7 @@ class _Driver:
 
     async def _run_inline(self, effect: InvokeTask) -> None:
         self._inline_running = True
+        self._inline_effect = effect
         try:
             await self._task(effect)
         except asyncio.CancelledError:
@@ -298,6 +317,7 @@ class _Driver:
             raise _Stopped() from None
         finally:
             self._inline_running = False
+            self._inline_effect = None
 
     def _launch_deferred(self) -> None:
         deferred, self._deferred = self._deferred, []
@@ -306,10 +326,40 @@ class _Driver:
                 self._launch(effect)
 
     def _go_live(self) -> bool:
-        """Replay is over: start again whatever was started and never completed."""
-        for effect in list(self._started.values()):
-            self._launch(effect)
+        """Replay is over: start again whatever was started and never completed (unless the
+        engine is closing: then it starts at the next start)."""
+        if not self._draining:
+            for effect in list(self._started.values()):
+                self._launch(effect)
         return False
+
+    @property
+    def _draining(self) -> bool:
+        """Closing, and this execution can resume (STANDARD): start nothing new."""
+        return self.durable and self.engine._draining
+
+    def _finishing(self) -> bool:
+        """Is a drainable task (see `_drainable`) of this execution still running?"""
+        return any(
+            _drainable(effect) for effect_id in self._running if (effect := self._started.get(effect_id)) is not None
+        )
+
+    def drain(self) -> None:
+        """The engine is closing: re-check at once; an inline task that only waits is cancelled
+        with the driver (it resumes at the next start)."""
+        self._wake.set()
+        inline = self._inline_effect
+        if self.durable and inline is not None and not _drainable(inline) and self.task is not None:
+            self.task.cancel()
+
+    async def _checkpoint(self) -> None:
+        """Stopped by a drain: wait until the last transition is committed (shielded: a deadline
+        that cancels this wait leaves the commit to finish on the writer thread)."""
+        if self._committing is not None:
+            try:
+                await asyncio.shield(self._committing)
+            except Exception:  # noqa: BLE001 - `_committed` saw it; the execution resumes from the last commit
+                pass
 
     async def _next_completion(self, ids: frozenset[int]) -> Completion:
         while True:
@@ -320,6 +370,8 @@ class _Driver:
                     return self._done.pop(effect_id)
             if self._stop is not None:
                 raise _Stopped()
+            if self._draining and not self._finishing():
+                raise _Draining()
             self._wake.clear()
             await self._wake.wait()
 
@@ -353,6 +405,8 @@ class _Driver:
 
         def forget(_: asyncio.Task[None]) -> None:
             self._running.pop(effect_id, None)
+            if self._draining:
+                self._wake.set()  # a drain waits for running tasks, even one that ended without a result
 
         task.add_done_callback(forget)
 
@@ -459,6 +513,7 @@ class _Driver:
         transition = Transition(arn=self.row.arn, events=events, completions=completions, seq=self._seq, **status)
         self._seq += 1
         future = self.engine.store_required.submit_append(transition)
+        self._committing = future
         entered = sum(1 for e, _ in events if e.type.endswith("StateEntered"))
         future.add_done_callback(lambda f: self._committed(f, entered))
         notify = self.engine.notify
@@ -585,6 +640,14 @@ def _activity_name(resource: str) -> str | None:
     return None
 
 
+def _drainable(effect: InvokeTask | Wait | ReadItems) -> bool:
+    """Does a drain wait for this effect? A request-response task, yes; a Wait, a task token, an
+    activity or a nested `.sync` execution only wait for something else: they resume later."""
+    if not isinstance(effect, InvokeTask) or effect.task_token is not None or _activity_name(effect.resource) is not None:
+        return False
+    return not (effect.resource.startswith("arn:aws:states:::states:startExecution") and ".sync" in effect.resource)
+
+
 def _is_pure_callback(resource: str) -> bool:
     """`arn:aws:states:::syncline:callback.waitForTaskToken`: only wait for the token."""
     return resource.removesuffix(".waitForTaskToken") == "arn:aws:states:::syncline:callback"
@@ -607,6 +670,7 @@ class WorkflowEngine:
         notify: awaited after every committed event and status change (the real-time layer).
         metrics: server.metrics.Metrics (optional).
         express_limit_seconds: how long an EXPRESS execution may run (AWS: 5 minutes); None: no limit.
+        drain_timeout: how long `close` lets running tasks finish (seconds; 0: cancel at once).
     """
 
     def __init__(
@@ -619,8 +683,10 @@ class WorkflowEngine:
         notify: Notify | None = None,
         metrics: Any = None,
         express_limit_seconds: float | None = EXPRESS_LIMIT_SECONDS,
+        drain_timeout: float = 0.0,
     ) -> None:
         self.store = store
+        self.drain_timeout = drain_timeout
         self.express_limit_seconds = express_limit_seconds
         self.resources = resources
         self.region = region
@@ -635,6 +701,7 @@ class WorkflowEngine:
         self._activities: dict[str, deque[str]] = {}
         self._activity_wake: dict[str, asyncio.Event] = {}
         self._closed = False
+        self._draining = False
         #: State transitions committed since start (StateEntered events), for benchmarks.
         self.transitions = 0
 
@@ -811,15 +878,36 @@ class WorkflowEngine:
     def closed(self) -> bool:
         return self._closed
 
-    async def close(self) -> None:
-        """Stop driving (executions stay RUNNING in the store and resume at the next start)."""
+    async def close(self, timeout: float | None = None) -> None:
+        """Drain, then stop driving (module docstring, "Shutdown drains").
+
+        Running request-response tasks get up to `timeout` seconds (default `drain_timeout`) to
+        finish and have their results committed; executions stop at their next checkpoint. What
+        is left is cancelled. Executions stay RUNNING in the store and resume at the next start.
+        """
         self._closed = True
-        tasks = [d.task for d in self._drivers.values() if d.task is not None] + list(self._express)
-        for task in tasks:
-            task.cancel()
-        if tasks:
-            await asyncio.gather(*tasks, return_exceptions=True)
-        await self.resources.close()
+        self._draining = True
+        limit = self.drain_timeout if timeout is None else timeout
+        drivers = list(self._drivers.values())
+        tasks = [d.task for d in drivers if d.task is not None] + list(self._express)
+        try:
+            if tasks and limit > 0:
+                for driver in drivers:
+                    driver.drain()
+                log.info("workflows: draining %d executions (up to %g s)", len(tasks), limit)
+                _, pending = await asyncio.wait(tasks, timeout=limit)
+                if pending:
+                    log.warning(
+                        "workflows: %d executions still running after %g s; cancelled (their running tasks run again "
+                        "at the next start)", len(pending), limit,
+                    )
+                tasks = list(pending)
+        finally:
+            for task in tasks:
+                task.cancel()
+            if tasks:
+                await asyncio.gather(*tasks, return_exceptions=True)
+            await self.resources.close()
 
     # --- executions ----------------------------------------------------------------------------
 
@@ -855,6 +943,9 @@ class WorkflowEngine:
             return {"executionArn": arn, "startDate": iso_timestamp(stored.start_ms)}
         if self.metrics is not None:
             self.metrics.executions.labels(info.name, "STARTED").inc()
+        if self._closed:  # started during a drain (a task's mutation, a nested start): stored, runs at the next start
+            log.info("execution %s is stored and starts at the next start (the engine is closing)", arn)
+            return {"executionArn": arn, "startDate": iso_timestamp(row.start_ms)}
         self._spawn(_Driver(self, row, info.machine, durable=True))
         if self.notify is not None:
             await self.notify(ExecutionNotice(execution_arn=arn, state_machine=info.name, status="RUNNING"))
@@ -1089,6 +1180,11 @@ class WorkflowEngine:
         if not sync:
             return {"ExecutionArn": started["executionArn"], "StartDate": started.get("startDate")}
         row = await self.wait(started["executionArn"])
+        if row.status == "RUNNING":
+            # The child stopped without closing (the engine is closing, or its store failed): so
+            # does this task, which is cancelled with its execution and runs again at the next
+            # start, joining the same child (its name derives from the parent).
+            await asyncio.get_running_loop().create_future()
         described = self.describe_row(row)
         if row.status != "SUCCEEDED":
             raise TaskFailed("States.TaskFailed", json.dumps(described))

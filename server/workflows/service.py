@@ -70,6 +70,8 @@ class Workflows:
                 account=wf.account,
                 notify=publisher(publish) if publish is not None else None,
                 metrics=metrics,
+                # Shutdown lets running tasks finish for as long as it lets HTTP requests finish.
+                drain_timeout=settings.server.shutdown_timeout,
             )
             resources.start_nested = engine.start_nested
             await engine.load_project(settings.project_dir, {n: m.type for n, m in wf.machines.items()})
