@@ -73,6 +73,7 @@ def _init(args: argparse.Namespace) -> int:
 
 async def _serve(args: argparse.Namespace) -> int:
     from server.app import running
+    from server.realtime.heap import freeze_startup_heap
     from server.settings import load_settings
 
     settings = load_settings(
@@ -102,6 +103,7 @@ async def _serve(args: argparse.Namespace) -> int:
         loop.add_signal_handler(sig, on_signal)
     try:
         async with running(settings) as server:
+            freeze_startup_heap()  # no full collection walks the startup heap again (latency)
             app = server.syncline
             for line in app.migration:
                 log.info("schema: %s", line)
