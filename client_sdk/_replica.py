@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import operator
 import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, Iterable, Literal, Mapping, Sequence
+from typing import Any, Callable, Iterable, Literal, Mapping, Sequence
 
 import aiosqlite
 
@@ -82,6 +83,34 @@ class DeadLetter:
     created_at: float
 
 
+def _columns(m: ModelDef) -> list[str]:
+    return ["id", *(f.name for f in m.fields), *_META_COLS]
+
+
+def _row_plan(m: ModelDef) -> tuple[Callable[[Mapping[str, Any]], tuple[Any, ...]], list[tuple[int, Callable[[Any], Any]]]]:
+    """An itemgetter of a row's columns, and the positions of the values to convert for SQL."""
+    cols = _columns(m)
+    convert = [
+        (1 + i, _encode_list if f.is_list else conv)
+        for i, (f, (_, conv)) in enumerate(zip(m.fields, m.converters))
+        if conv is not None
+    ]
+    return operator.itemgetter(*cols), convert
+
+
+def _list_encoder() -> Callable[[Any], str]:
+    """`JSONEncoder(separators=(",", ":")).encode` (what `FieldDef.to_sql` writes), without
+    building a new C encoder for every value as `encode` does: 1 µs a value instead of 4."""
+    make = getattr(json.encoder, "c_make_encoder", None)
+    if make is None:  # pragma: no cover - no C accelerator
+        return json.JSONEncoder(separators=(",", ":")).encode
+    enc = make(None, json.JSONEncoder().default, json.encoder.encode_basestring_ascii, None, ":", ",", False, False, True)
+    return lambda value: "".join(enc(value, 0))
+
+
+_encode_list = _list_encoder()
+
+
 def _now_iso() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
@@ -97,6 +126,7 @@ class Replica:
         self._lock = asyncio.Lock()
         self.models: dict[str, ModelDef] = {}
         self.client_id = ""
+        self._row_plans: dict[str, tuple[ModelDef, Callable[[Mapping[str, Any]], tuple[Any, ...]], list[tuple[int, Callable[[Any], Any]]]]] = {}
 
     @property
     def db(self) -> aiosqlite.Connection:
@@ -208,14 +238,22 @@ class Replica:
         row = await (await db.execute(f'SELECT * FROM "{m.table}" WHERE id=?', (id,))).fetchone()
         return self._row_item(m, row) if row is not None else None
 
-    @staticmethod
-    def _values(m: ModelDef, item: Mapping[str, Any]) -> list[Any]:
-        get = item.get
-        vals = [item["id"]]
-        for name, conv in m.converters:
-            v = get(name)
-            vals.append(v if conv is None or v is None else conv(v))
-        vals += [get("createdAt"), get("updatedAt"), get("_version"), get("_lastChangedAt"), 1 if get("_deleted") else 0]
+    def _values(self, m: ModelDef, item: Mapping[str, Any]) -> list[Any]:
+        """The row's column values, in `_columns(m)` order (the remote apply's hot path)."""
+        cached = self._row_plans.get(m.name)
+        if cached is None or cached[0] is not m:
+            cached = self._row_plans[m.name] = (m, *_row_plan(m))
+        _, getter, convert = cached
+        try:
+            vals = list(getter(item))  # one C call when the item has every column (a sync page's do)
+        except KeyError:
+            get = item.get
+            vals = [item["id"], *(get(c) for c in _columns(m)[1:])]
+        for i, conv in convert:
+            v = vals[i]
+            if v is not None:
+                vals[i] = conv(v)
+        vals[-1] = 1 if vals[-1] else 0
         return vals
 
     async def _put_row(self, db: aiosqlite.Connection, m: ModelDef, item: Mapping[str, Any]) -> None:
