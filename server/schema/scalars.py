@@ -19,6 +19,7 @@ that names the scalar and shows the expected form. Formats follow the AppSync de
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import ipaddress
 import json
 import re
@@ -128,8 +129,27 @@ def parse_aws_time(value: Any) -> str:
     return text
 
 
+#: The UTC form every stored timestamp has (`2026-11-25T08:46:26.123Z`), ASCII digits, time
+#: fields in range: only the calendar date is left to check, and dates repeat (sync pages
+#: serve thousands of timestamps; the general check costs ~10 µs each).
+_UTC_DATE_TIME_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T(?:[01][0-9]|2[0-3]):[0-5][0-9](?::[0-5][0-9](?:\.[0-9]{1,9})?)?Z")
+
+
+@functools.lru_cache(maxsize=1024)
+def _is_calendar_date(text: str) -> bool:
+    """`YYYY-MM-DD` (ASCII digits) passes `_check_date`."""
+    year = int(text[:4])
+    try:
+        dt.date(year if year >= 1 else 2000, int(text[5:7]), int(text[8:10]))
+    except ValueError:
+        return False
+    return True
+
+
 def parse_aws_date_time(value: Any) -> str:
     """`YYYY-MM-DDThh:mm[:ss[.sss]]` followed by a compulsory `Z` or `±hh:mm[:ss]`."""
+    if type(value) is str and _UTC_DATE_TIME_RE.fullmatch(value) and _is_calendar_date(value[:10]):
+        return value
     if isinstance(value, dt.datetime):
         aware = value if value.tzinfo is not None else value.replace(tzinfo=dt.timezone.utc)
         return aware.isoformat().replace("+00:00", "Z")

@@ -200,3 +200,30 @@ def test_aware_datetimes_in_iso_form_are_valid_aws_date_times(value: Any) -> Non
 def test_every_int64_is_an_aws_timestamp(value: int) -> None:
     """Invariant: AWSTimestamp accepts exactly the signed 64-bit range."""
     assert sc.parse_aws_timestamp(value) == value
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.tuples(
+        st.integers(0, 9999), st.integers(0, 19), st.integers(0, 39), st.integers(0, 29), st.integers(0, 69),
+        st.one_of(st.none(), st.integers(0, 69)), st.one_of(st.none(), st.text("0123456789", min_size=1, max_size=9)),
+    )
+)
+def test_the_utc_shortcut_agrees_with_the_full_date_time_check(parts: tuple[Any, ...]) -> None:
+    """Stored timestamps (`...T12:30:00.123Z`) skip most of the check: same verdict either way."""
+    y, mo, d, h, mi, s, frac = parts
+    text = f"{y:04d}-{mo:02d}-{d:02d}T{h:02d}:{mi:02d}" + ("" if s is None else f":{s:02d}" + (f".{frac}" if frac else "")) + "Z"
+    m = sc._DATE_TIME_RE.fullmatch(text)
+    assert m is not None
+    try:
+        sc._check_date("AWSDateTime", text, m)
+        sc._check_time("AWSDateTime", text, m)
+        expected = True
+    except GraphQLError:
+        expected = False
+    try:
+        assert sc.parse_aws_date_time(text) == text
+        got = True
+    except GraphQLError:
+        got = False
+    assert got == expected, text
