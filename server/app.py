@@ -34,6 +34,7 @@ from server.auth.identity import Identity
 from server.settings import Settings
 from server.store.sqlite import SQLiteStore
 from server.web.console import ConsoleEndpoints
+from server.web.cors import cors_middleware
 from server.web.http import Authenticator, GraphQLHttpHandler, HttpLimits
 from server.web.ops import OpsEndpoints, request_id_middleware
 from server.web.realtime import RealtimeEndpoint
@@ -217,7 +218,7 @@ class Syncline:
         # aiohttp's own body limit sits above ours so that ours answers with a GraphQL error.
         app = web.Application(
             client_max_size=settings.server.max_body_bytes + 1024,
-            middlewares=[request_id_middleware],
+            middlewares=[request_id_middleware, cors_middleware(settings.server.cors_origins)],
         )
 
         async def _store_lifetime(_: web.Application) -> AsyncIterator[None]:

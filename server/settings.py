@@ -5,7 +5,8 @@ one message naming the key (and a "did you mean" when a known key is close), bec
 that silently falls back to a default is the worst kind of misconfiguration.
 
     [server]  host, port, data_dir, api_key, max_body_bytes, max_query_depth,
-              max_query_cost, introspection, tls_cert, tls_key, metrics_token, shutdown_timeout
+              max_query_cost, introspection, tls_cert, tls_key, metrics_token, shutdown_timeout,
+              cors_origins
     [sync]    tombstone_ttl, delta_ttl, durability, gc_interval
     [models.<Name>]  conflict, handler
     [limits]  query_rate, query_burst, mutation_rate, mutation_burst,
@@ -73,6 +74,8 @@ class ServerSettings:
     #: Seconds a SIGTERM waits for in-flight requests before closing them, then again for running
     #: workflow tasks (docs/workflows.md "Shutdown drains").
     shutdown_timeout: float = 10.0
+    #: Origins a browser page may call the API from: ["*"] (any, as AppSync), a list, or [].
+    cors_origins: tuple[str, ...] = ("*",)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -239,6 +242,16 @@ def _server(table: Mapping[str, Any]) -> ServerSettings:
                 raise ConfigError(f"{CONFIG_FILE}: {k} is out of range: {value}")
         elif key == "introspection":
             _expect(value, bool, k, "true or false")
+        elif key == "cors_origins":
+            if not isinstance(value, list) or not all(isinstance(o, str) and o for o in value):
+                raise ConfigError(
+                    f"{CONFIG_FILE}: {k} must be a list of origins such as [\"https://app.example.com\"], "
+                    f"[\"*\"] for any, or [] for none; got {value!r}"
+                )
+            bad = [o for o in value if o != "*" and ("://" not in o or o.endswith("/"))]
+            if bad:
+                raise ConfigError(f"{CONFIG_FILE}: {k}: {bad[0]!r} is not an origin (scheme://host[:port], no path)")
+            value = tuple(value)
         elif key in {"data_dir", "tls_cert", "tls_key"}:
             value = Path(_expect(value, str, k, "a path"))
         else:
