@@ -109,7 +109,9 @@ async def _serve(args: argparse.Namespace) -> int:
                 log.info("schema: %s", line)
             log.info("data: %s", settings.data_dir)
             if app.api_key_created:
-                log.info("generated an API key (kept in %s): %s", settings.data_dir / "api-key", app.api_key)
+                log.info("generated an API key (kept in %s)", settings.data_dir / "api-key")
+                if sys.stdout.isatty():  # for the person at the terminal; never into logs
+                    print(f"API key (send it as x-api-key): {app.api_key}", flush=True)
             elif app.api_key:
                 log.info("API key: %s…", app.api_key[:8])
             models = ", ".join(m.name for m in app.bundle.models) or "none"

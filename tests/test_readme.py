@@ -385,7 +385,7 @@ def test_quick_start_serves_todo_and_the_curl_creates_a_todo(tmp_path: Path) -> 
         key = key_file.read_text().strip()
         # Where the key is kept is logged; the key itself is redacted like every credential.
         log = server.log.read_text()
-        assert f"generated an API key (kept in {key_file}): " in log and key not in log
+        assert f"generated an API key (kept in {key_file})" in log and key not in log
 
         block = block_with("KEY=$(cat examples/todo/.syncline/api-key)")
         out = ok("\n".join(localize(cmd, port) for cmd, _ in block), cwd=tmp_path, env=env)
