@@ -103,14 +103,21 @@ async def test_a_handler_that_never_resolves_is_bounded(tmp_path: Path) -> None:
         return {**local}
 
     try:
-        async with opened(srv.url, tmp_path / "a.db", conflict_handler=stale, max_conflict_attempts=3) as a:
+        async with opened(srv.url, tmp_path / "a.db") as a:
             row = await a.model("Todo").save({"title": "base"})
             await asyncio.wait_for(a.sync(), 20)
-            await srv.gql(
-                "mutation($i: UpdateTodoInput!) { updateTodo(input: $i) { _version } }",
-                {"i": {"id": row["id"], "title": "other 0", "_version": 1}},
-            )
-            await a.model("Todo").update(row["id"], {"title": "mine"})
+        # The other write lands while the client is away, and the client's own edit is made
+        # offline over version 1: had the client heard of version 2 first (a real-time event
+        # racing the edit), there would be no conflict at all.
+        body = await srv.gql(
+            "mutation($i: UpdateTodoInput!) { updateTodo(input: $i) { _version } }",
+            {"i": {"id": row["id"], "title": "other 0", "_version": 1}},
+        )
+        assert body["data"]["updateTodo"]["_version"] == 2, body
+        async with opened(f"http://127.0.0.1:{free_port()}/graphql", tmp_path / "a.db") as offline:
+            await offline.model("Todo").update(row["id"], {"title": "mine"})
+            assert (await offline.model("Todo").get(row["id"]) or {}).get("_version") == 1
+        async with opened(srv.url, tmp_path / "a.db", conflict_handler=stale, max_conflict_attempts=3) as a:
             await asyncio.wait_for(a.sync(), 20)
             assert attempts == [1, 2, 3]
             dead = await a.dead_letters()
