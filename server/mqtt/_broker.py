@@ -142,9 +142,11 @@ class SynclineBroker(Broker):  # type: ignore[misc]
                     continue
                 if not qos:
                     written = self._write_now(handler.writer, frame := frame or _qos0_frame(topic, data))
-                    if written is not None:
-                        sent += written
-                        dropped += not written
+                    if written:
+                        sent += 1
+                        continue
+                    if written is False:
+                        dropped += 1
                         continue
                 sent += 1
                 running_tasks.append(asyncio.ensure_future(handler.mqtt_publish(topic, data, qos, retain=False)))
