@@ -330,17 +330,28 @@ class RealtimeConnection:
         whole group, and while the socket keeps up they go straight to the transport, with no
         task switch and no await; otherwise through the bounded queue and the writer task.
         """
-        if self._close_frame is not None:
-            return
         core = self.core
-        if not core.can_send_result(op_id):
+        if self._close_frame is not None or not core.can_send_result(op_id):
             return
+        endpoint = self.endpoint
         if self._metered:
-            self.endpoint.count_delivery(self._label)
-        text, frame = self.endpoint.result_frame(core, op_id, payload_json)
-        if self._can_write_now():
-            assert self._transport is not None
-            self._transport.write(frame)
+            endpoint.count_delivery(self._label)
+        frames = endpoint._frames
+        if payload_json is endpoint._frames_for and (cached := frames.get((core.RESULT_TYPE, op_id))) is not None:
+            text, frame = cached
+        else:
+            text, frame = endpoint.result_frame(core, op_id, payload_json)
+        # _can_write_now(), inlined: this runs once per subscriber per event.
+        transport = self._transport
+        if (
+            self._writer_idle
+            and not self._queue
+            and transport is not None
+            and not transport.get_write_buffer_size()
+            and not transport.is_closing()
+            and not self.ws.closed
+        ):
+            transport.write(frame)
         else:
             self._enqueue((text,))
 
