@@ -22,6 +22,7 @@ time from commit to fan-out start and the fan-out's own duration. BENCH_PROFILE=
 server's cProfile (CPU time) of the burst to stderr.
 
     .venv/bin/python bench/bench_realtime.py [--clients 1000 10000] [--burst 20] [--rate-deliveries 1000 10000]
+"""
 
 from __future__ import annotations
 
