@@ -102,10 +102,10 @@ if _Base is not None:
                 or self.get_stream_usage(field_details_list, path) is not None
             ):
                 return None
-            plan = self._plan(item_type, field_details_list)
-            if plan is None:
-                return None
             try:
+                plan = self._plan(item_type, field_details_list)
+                if plan is None:
+                    return None
                 return [_build(item, plan, nullable_items) for item in items]
             except Exception:  # _Fallback, or a coercion/resolver error: graphql-core reports it
                 return None
