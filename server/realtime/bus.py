@@ -101,12 +101,17 @@ class Subscription:
 
     def close(self) -> None:
         """Leave the bus (idempotent); a pending `__anext__` ends with StopAsyncIteration."""
-        queues, self._queues = self._queues, None
-        if queues is None:
-            return
-        queues.remove(self._q)
-        if not self._q.full():  # a reader waits only on an empty queue: wake it
+        if self._leave() and not self._q.full():  # a reader waits only on an empty queue: wake it
             self._q.put_nowait(None)
 
+    def _leave(self) -> bool:
+        queues, self._queues = self._queues, None
+        if queues is None:
+            return False
+        queues.remove(self._q)
+        return True
+
     def __del__(self) -> None:
-        self.close()
+        # Garbage: nobody waits on it (a waiting reader holds a reference), and its loop may be
+        # closed already, so leave the bus without waking anyone.
+        self._leave()
