@@ -512,53 +512,63 @@ class SyncClient:
         last, synced_at = await self._replica.cursor(m.name)
         base = last == 0 or (self._full_sync is not None and time.time() - synced_at > self._full_sync)
         last_sync = 0 if base else last
-        token: str | None = None
         started: int | None = None
         seen: set[str] = set()
-        limit = self._page_limit(m)
+        root = f"sync{m.plural}"
         doc = sync_document(m)
-        first = True
         http = self._http
+        # Pages are fetched by their own task, each request sent as soon as the previous page
+        # has arrived, while this one applies them: the server's paging and the replica's
+        # writes overlap instead of adding up. At most one page waits in the queue.
+        pages: asyncio.Queue[tuple[dict[str, Any], Mapping[str, Any]] | Exception] = asyncio.Queue(maxsize=1)
 
-        def fetch(tok: str | None) -> "asyncio.Task[dict[str, Any]]":
-            return asyncio.ensure_future(http.execute(doc, {"lastSync": last_sync, "limit": limit, "nextToken": tok}))
+        async def fetch_pages() -> None:
+            limit = self._page_limit(m)
+            token: str | None = None
+            try:
+                while True:
+                    body = await http.execute(doc, {"lastSync": last_sync, "limit": limit, "nextToken": token})
+                    conn = (body.get("data") or {}).get(root)
+                    if conn is None:
+                        err = ServerError.from_wire((body.get("errors") or [{"message": "no data"}])[0])
+                        if err.error_type == "LimitExceeded" and limit > 1:
+                            limit = max(1, limit // 2)
+                            self._page_limits[m.name] = limit
+                            continue
+                        raise err
+                    await pages.put((body, conn))
+                    token = conn.get("nextToken")
+                    if not token:
+                        return
+            except Exception as exc:  # the applying side raises it, after the pages before it
+                await pages.put(exc)
 
-        # The next page is fetched while this one is applied: the server pages and the
-        # replica writes overlap instead of adding up.
-        pending = fetch(None)
+        fetcher = asyncio.create_task(fetch_pages(), name=f"syncline-pages:{m.name}")
         try:
+            first = True
             while True:
-                body = await pending
-                conn = (body.get("data") or {}).get(f"sync{m.plural}")
-                if conn is None:
-                    err = ServerError.from_wire((body.get("errors") or [{"message": "no data"}])[0])
-                    if err.error_type == "LimitExceeded" and limit > 1:
-                        limit = max(1, limit // 2)
-                        self._page_limits[m.name] = limit
-                        pending = fetch(token)
-                        continue
-                    raise err
-                token = conn.get("nextToken")
-                if token:
-                    pending = fetch(token)
+                got = await pages.get()
+                if isinstance(got, Exception):
+                    raise got
+                body, conn = got
                 items = [it for it in conn.get("items") or [] if it]
                 if first:
                     started = conn.get("startedAt")
                     # An expired cursor is answered with a base sync, which the server names in
                     # `extensions.baseSync` (docs/protocol.md, "The sync contract").
-                    if f"sync{m.plural}" in ((body.get("extensions") or {}).get("baseSync") or ()):
+                    if root in ((body.get("extensions") or {}).get("baseSync") or ()):
                         base = True
                     first = False
                 if base:
                     seen.update(it["id"] for it in items)
                 self._publish(await self._replica.apply_remote(m.name, items, changes=bool(self._observers)))
-                if not token:
+                if not conn.get("nextToken"):
                     break
         finally:
-            if not pending.done():
-                pending.cancel()
-                with contextlib.suppress(asyncio.CancelledError, RemoteError):
-                    await pending
+            if not fetcher.done():
+                fetcher.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await fetcher
         if started is None:
             return
         if base:
