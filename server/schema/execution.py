@@ -8,6 +8,11 @@ of leaves) that the default resolver reads from a dict, or that a resolver marke
 with the same leaf coercions. Anything else (another resolver, a non-dict item, a coercion that
 fails, a null in a non-null field, middleware, @stream/@defer) sends the whole list down
 graphql-core's own path, so results and errors are exactly graphql-core's.
+
+A single object (what `createTodo` or `getTodo` returns) is built the same way, with its plan
+kept across requests: clients repeat the same few documents, and planning costs as much as
+completing four fields. Only selections whose fields do not depend on variables are kept (no
+directives, no fragment spreads), and a kept plan is dropped if a field's resolver changes.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from typing import Any, Callable, TypeVar
 
 from graphql import (
     DocumentNode,
+    FieldNode,
     ExecutionResult,
     GraphQLBoolean,
     GraphQLEnumType,
@@ -30,6 +36,8 @@ from graphql import (
     GraphQLScalarType,
     GraphQLSchema,
     GraphQLString,
+    InlineFragmentNode,
+    SelectionSetNode,
     Undefined,
     default_field_resolver,
 )
@@ -91,6 +99,57 @@ if _Base is not None:
                     return fast
             return super().complete_list_value(return_type, field_details_list, info, path, result, position_context)
 
+        def complete_object_value(
+            self,
+            return_type: GraphQLObjectType,
+            field_details_list: Any,
+            info: GraphQLResolveInfo[Any],
+            path: Path,
+            result: Any,
+            position_context: Any,
+        ) -> AwaitableOrValue[dict[str, Any]]:
+            if type(result) is dict and return_type.is_type_of is None and self.middleware_manager is None:
+                fast: dict[str, Any] | None = self._fast_object(return_type, field_details_list, result)
+                if fast is not None:
+                    return fast
+            return super().complete_object_value(return_type, field_details_list, info, path, result, position_context)
+
+        def _fast_object(self, parent: GraphQLObjectType, field_details_list: Any, item: dict[str, Any]) -> Any:
+            if self.field_resolver is not default_field_resolver:
+                return None
+            key = (id(self.schema), id(parent), *[id(d.node) for d in field_details_list])
+            entry = _OBJECT_PLANS.get(key)
+            if entry is None:
+                entry = self._object_plan(parent, field_details_list)
+                if len(_OBJECT_PLANS) >= _MAX_OBJECT_PLANS:
+                    _OBJECT_PLANS.clear()
+                _OBJECT_PLANS[key] = entry
+            _pins, plan, resolvers = entry
+            if plan is None:
+                return None
+            for field, resolve in resolvers:
+                if field.resolve is not resolve:  # re-wrapped since (e.g. a Lambda's deniedFields)
+                    del _OBJECT_PLANS[key]
+                    return None
+            try:
+                return _build(item, plan, False)
+            except Exception:  # _Fallback, or a coercion/resolver error: graphql-core reports it
+                return None
+
+        def _object_plan(self, parent: GraphQLObjectType, field_details_list: Any) -> _ObjectPlan:
+            # The entry keeps the schema, type and nodes alive, so the ids in its key stay theirs.
+            pins = (self.schema, parent, [d.node for d in field_details_list])
+            if not all(_static(d) for d in field_details_list):
+                return pins, None, ()
+            try:
+                plan = self._plan(parent, field_details_list, memoize=False)
+            except Exception:
+                plan = None
+            if plan is None:
+                return pins, None, ()
+            fields = [(parent.fields[name], resolve) for _key, name, resolve, _c in plan if name != "__typename"]
+            return pins, plan, tuple(fields)
+
         def _fast_list(self, item_type: GraphQLOutputType, field_details_list: Any, path: Path, items: list[Any]) -> list[Any] | None:
             nullable_items = not isinstance(item_type, GraphQLNonNull)
             if isinstance(item_type, GraphQLNonNull):
@@ -110,7 +169,7 @@ if _Base is not None:
             except Exception:  # _Fallback, or a coercion/resolver error: graphql-core reports it
                 return None
 
-        def _plan(self, parent: GraphQLObjectType, field_details_list: Any) -> list[_Plan] | None:
+        def _plan(self, parent: GraphQLObjectType, field_details_list: Any, memoize: bool = True) -> list[_Plan] | None:
             grouped, new_defer_usages, *_ = self.collect_subfields(parent, field_details_list)
             if new_defer_usages:
                 return None
@@ -147,13 +206,36 @@ if _Base is not None:
                 if not isinstance(t, (GraphQLScalarType, GraphQLEnumType)):
                     return None
                 coerce = t.coerce_output_value
-                if not (t in _BUILTIN or isinstance(t, GraphQLEnumType)):
+                if memoize and not (t in _BUILTIN or isinstance(t, GraphQLEnumType)):
                     # AWSDateTime & co. validate by regex: once per distinct text per list and
                     # scalar (createdAt and updatedAt are often equal).
                     coerce = memos.get(t) or memos.setdefault(t, _memoized(coerce))
                 leaf = _leaf(inner_non_null if is_list else non_null, _SAME.get(t), coerce)
                 plan.append((key, name, resolve, _list(non_null, leaf) if is_list else leaf))
             return plan
+
+    #: Single-object plans by (schema, type, field nodes): (what the key's ids refer to, the
+    #: plan or None when the fast path does not apply, the (field, resolver) pairs planned).
+    _ObjectPlan = tuple[Any, "list[_Plan] | None", tuple[tuple[Any, Any], ...]]
+    _OBJECT_PLANS: dict[tuple[int, ...], _ObjectPlan] = {}
+    _MAX_OBJECT_PLANS = 2048
+
+    def _static(details: Any) -> bool:
+        """Whether the fields collected under this node are the same for any variables."""
+        if details.defer_usage is not None or getattr(details, "fragment_variable_values", None) is not None:
+            return False
+        return details.node.selection_set is not None and _plain(details.node.selection_set)
+
+    def _plain(selection_set: SelectionSetNode) -> bool:
+        for sel in selection_set.selections:
+            if sel.directives:
+                return False
+            if isinstance(sel, InlineFragmentNode):
+                if not _plain(sel.selection_set):
+                    return False
+            elif not isinstance(sel, FieldNode):  # a fragment spread
+                return False
+        return True
 
     def _unused(value: Any) -> Any:  # pragma: no cover
         raise _Fallback
