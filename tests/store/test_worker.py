@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import time
 
 import pytest
 
@@ -48,6 +49,24 @@ async def test_group_commit_rolls_back_only_the_failing_job(tmp_path):
     conn = sqlite3.connect(path)
     assert conn.execute("SELECT COUNT(*) FROM t").fetchone()[0] == 16
     conn.close()
+
+
+async def test_jobs_submitted_in_one_turn_of_the_loop_share_one_commit(tmp_path):
+    """Requests served in one turn submit their writes between socket writes, which release
+    the GIL: the thread must not start (and commit) a group with the first of them alone."""
+    path = str(tmp_path / "w.sqlite")
+    worker = SQLiteThread(_connect(path), name="test-writer")
+    await worker.start()
+    try:
+        async def request(k):
+            time.sleep(0.002)  # releases the GIL, as a socket write does
+            return await worker.run(lambda conn: conn.execute("INSERT INTO t (k, v) VALUES (?, 'x')", (k,)).rowcount, batch=True)
+
+        assert await asyncio.gather(*(request(k) for k in range(8))) == [1] * 8
+        assert worker._commits == 1
+        assert await worker.run(lambda c: c.execute("SELECT COUNT(*) FROM t").fetchone()[0]) == 8
+    finally:
+        await worker.close()
 
 
 async def test_a_failed_connect_is_reported_and_a_closed_worker_refuses(tmp_path):
