@@ -39,11 +39,15 @@ class _Job:
     fut: "asyncio.Future[Any]"
     fn: Callable[[sqlite3.Connection], Any]
     batch: bool
+    #: Called with the job's result when its future was cancelled (the caller stopped waiting).
+    orphan: Callable[[Any], None] | None = None
 
 
-def _settle_all(results: list[tuple["asyncio.Future[Any]", bool, Any]]) -> None:
-    for fut, ok, value in results:
+def _settle_all(results: list[tuple["asyncio.Future[Any]", bool, Any, Callable[[Any], None] | None]]) -> None:
+    for fut, ok, value, orphan in results:
         if fut.done():  # the awaiting task was cancelled; the job ran (and committed) anyway
+            if ok and orphan is not None:
+                orphan(value)
             continue
         if ok:
             fut.set_result(value)
@@ -158,18 +162,25 @@ class SQLiteThread:
         if conn is not None:
             conn.close()
 
-    def submit(self, fn: Callable[[sqlite3.Connection], T], *, batch: bool = False) -> "asyncio.Future[T]":
+    def submit(
+        self,
+        fn: Callable[[sqlite3.Connection], T],
+        *,
+        batch: bool = False,
+        orphan: Callable[[T], None] | None = None,
+    ) -> "asyncio.Future[T]":
         """Queue `fn`; the future settles after it ran (for batch jobs: after the COMMIT).
 
         With `batch=True`, `fn` runs inside a write transaction the thread opens and commits
-        (possibly shared with other batch jobs); it must not BEGIN/COMMIT itself.
+        (possibly shared with other batch jobs); it must not BEGIN/COMMIT itself. A job runs
+        even if its future is cancelled meanwhile; `orphan` then gets its result (on the loop).
         """
         if self._closed or not self._started:
             raise RuntimeError("the SQLite connection is not open")
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[T] = loop.create_future()
         pending = self._pending
-        pending.append(_Job(loop, fut, fn, batch))
+        pending.append(_Job(loop, fut, fn, batch, orphan))
         if len(pending) == 1:
             loop.call_soon(self._flush)
         return fut
@@ -238,9 +249,9 @@ def _run_group(group: list[_Job], conn: sqlite3.Connection) -> list[tuple[_Job, 
 
 
 def _deliver(results: list[tuple[_Job, bool, Any]]) -> None:
-    by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Any], bool, Any]]] = {}
+    by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Any], bool, Any, Callable[[Any], None] | None]]] = {}
     for job, ok, value in results:
-        by_loop.setdefault(job.loop, []).append((job.fut, ok, value))
+        by_loop.setdefault(job.loop, []).append((job.fut, ok, value, job.orphan))
     for loop, items in by_loop.items():
         try:
             loop.call_soon_threadsafe(_settle_all, items)

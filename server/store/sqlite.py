@@ -671,21 +671,22 @@ class SQLiteStore:
         if self._writer is None:
             raise StoreError("the store is not open")
         try:
-            fut = self._writer.submit(partial(self._txn_write, w), batch=True)
+            fut = self._writer.submit(partial(self._txn_write, w), batch=True, orphan=partial(self._orphan_done, w))
         except RuntimeError as exc:
             raise StoreError("the store is not open (closing)") from exc
         try:
-            return await asyncio.shield(fut)
+            result: _Applied | _NeedsHandler | _Failed = await fut
         except asyncio.CancelledError:
-            fut.add_done_callback(partial(self._orphan_done, w))
+            # Cancelled while waiting: the writer hands the result to `_orphan_done`. Cancelled
+            # after the result arrived (before this task resumed): hand it over here.
+            if fut.done() and not fut.cancelled() and fut.exception() is None:
+                self._orphan_done(w, fut.result())
             raise
         except sqlite3.Error as exc:
             raise StoreError(f"write failed: {exc}") from exc
+        return result
 
-    def _orphan_done(self, w: _Write, fut: "asyncio.Future[Any]") -> None:
-        if fut.cancelled() or fut.exception() is not None:
-            return
-        result = fut.result()
+    def _orphan_done(self, w: _Write, result: _Applied | _NeedsHandler | _Failed) -> None:
         if isinstance(result, _Applied) and not result.replayed:
             task = asyncio.get_running_loop().create_task(self._committed(w, result))
             self._orphans.add(task)

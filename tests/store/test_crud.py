@@ -204,6 +204,34 @@ async def test_a_write_whose_caller_is_cancelled_still_commits_and_publishes(sto
     assert store.last_stamp == events[0].item["_lastChangedAt"]
 
 
+async def test_a_write_whose_caller_is_cancelled_just_after_it_committed_still_publishes(store):
+    """The result has arrived but the caller has not resumed yet when it is cancelled."""
+    events = []
+    store.add_listener(events.append)
+    task = None
+    submit = store._writer.submit
+
+    def submit_then_cancel_on_result(*args, **kwargs):
+        fut = submit(*args, **kwargs)
+        # Runs before the caller's own wake-up (registered later): the caller resumes cancelled.
+        fut.add_done_callback(lambda _: task.cancel())
+        return fut
+
+    store._writer.submit = submit_then_cancel_on_result
+    try:
+        task = asyncio.create_task(store.create("Todo", {"id": "late", "title": "a"}, identity=USER))
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    finally:
+        store._writer.submit = submit
+    for _ in range(2000):
+        if events:
+            break
+        await asyncio.sleep(0.005)
+    assert [e.item["id"] for e in events] == ["late"]
+    assert store.last_stamp == events[0].item["_lastChangedAt"]
+
+
 async def test_unstorable_values_are_a_bad_request(make_store):
     from server.models import FieldSpec, ModelSpec
 
