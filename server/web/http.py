@@ -46,6 +46,8 @@ log = logging.getLogger("syncline.http")
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 JSON = "application/json"
 EXPLORER_HTML = (Path(__file__).parent / "explorer.html").read_text(encoding="utf-8")
+#: `json.dumps(payload, separators=(",", ":"), default=str)`, without a new encoder per call.
+_encode = json.JSONEncoder(separators=(",", ":"), default=str).encode
 
 
 class Authenticator(Protocol):
@@ -185,9 +187,10 @@ class GraphQLHttpHandler:
         if extensions is not None and not isinstance(extensions, dict):
             return self._reply(request, 400, _error_body("`extensions` must be a JSON object", "BadRequest"))
 
+        headers = {k.lower(): v for k, v in request.headers.items()}
         try:
             identity = await self._auth.authenticate(
-                {k.lower(): v for k, v in request.headers.items()},
+                headers,
                 method=request.method,
                 path=request.rel_url.raw_path,  # SigV4 signs the path as sent
                 query=request.query_string,
@@ -255,7 +258,7 @@ class GraphQLHttpHandler:
         context = RequestContext(
             identity=identity,
             store=self._store,
-            headers={k.lower(): v for k, v in request.headers.items()},
+            headers=headers,
             client_id=client_id,
             seq=seq,
         )
@@ -266,9 +269,8 @@ class GraphQLHttpHandler:
             operation_name=op_name,
             context_value=context,
         )
-        if isinstance(result, Awaitable):
+        if not isinstance(result, ExecutionResult):
             result = await result
-        assert isinstance(result, ExecutionResult)
         payload: dict[str, Any] = {}
         if result.errors:
             payload["errors"] = [self._format(e) for e in result.errors]
@@ -344,16 +346,18 @@ class GraphQLHttpHandler:
         headers: Mapping[str, str] | None = None,
     ) -> web.Response:
         modern = GRAPHQL_RESPONSE in request.headers.get("Accept", "")
-        extra = dict(headers or {})
-        if allow:
-            extra["Allow"] = allow
-        error_type = _error_type(payload) if status >= 400 else None
-        if error_type:
-            # As AppSync does: Amplify JS names its error after this header (a 401 becomes
-            # "Unauthorized" with a hint); without it every failed request is "Unknown error".
-            extra["x-amzn-ErrorType"] = error_type
+        extra = dict(headers) if headers else None
+        if allow or status >= 400:
+            extra = extra or {}
+            if allow:
+                extra["Allow"] = allow
+            error_type = _error_type(payload) if status >= 400 else None
+            if error_type:
+                # As AppSync does: Amplify JS names its error after this header (a 401 becomes
+                # "Unauthorized" with a hint); without it every failed request is "Unknown error".
+                extra["x-amzn-ErrorType"] = error_type
         return web.Response(
-            body=json.dumps(payload, separators=(",", ":"), default=str).encode(),
+            body=_encode(payload).encode(),
             status=status,
             content_type=GRAPHQL_RESPONSE if modern else JSON,
             headers=extra or None,
