@@ -21,7 +21,7 @@ from ._errors import (
 )
 from ._model import FieldDef, ModelDef
 from ._outbox import DISCARD, RETRY
-from ._replica import Change, DeadLetter
+from ._replica import Change, ConflictRecord, DeadLetter
 
 __all__ = [
     "DISCARD",
@@ -31,6 +31,7 @@ __all__ = [
     "AuthRejected",
     "Change",
     "ConflictHandler",
+    "ConflictRecord",
     "DeadLetter",
     "FieldDef",
     "Headers",

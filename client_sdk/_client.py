@@ -35,7 +35,7 @@ from ._outbox import (
     plan_batch,
     resolve_conflict,
 )
-from ._replica import Change, DeadLetter, Entry, Replica
+from ._replica import Change, ConflictRecord, DeadLetter, Entry, Replica
 
 __all__ = ["ConflictHandler", "ModelHandle", "Status", "SyncClient", "Timeouts"]
 
@@ -304,6 +304,11 @@ class SyncClient:
     async def dead_letters(self) -> list[DeadLetter]:
         return await self._replica.dead_letters()
 
+    async def conflicts(self, model: str | None = None) -> list[ConflictRecord]:
+        """The conflicts the server raised for this replica's writes, oldest first, with what
+        was decided (the handler's merge, a discard, or a dead letter)."""
+        return await self._replica.conflicts(model)
+
     async def retry_dead_letter(self, id: int) -> None:
         """Queue a dead letter's change again over the local row as it is now."""
         d = await self._replica.take_dead_letter(id)
@@ -324,7 +329,13 @@ class SyncClient:
 
     async def sync(self) -> None:
         """Wait until a full cycle (delta sync + outbox drain) that started after this call
-        has completed. Waits through reconnects; wrap it in asyncio.timeout()."""
+        has completed. Waits through reconnects; wrap it in asyncio.timeout(). Raises
+        LocalError at once in a process that is not the sync leader (it would never sync)."""
+        if not self._lock.try_acquire():
+            raise LocalError(
+                f"another process holds the sync lock ({self._lock.path}): it syncs {self.database}, "
+                "including the writes made here; call sync() there, or watch status() here"
+            )
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._waiters.append(fut)
         self._inbox.put_nowait(("sync", None))
@@ -673,7 +684,7 @@ class SyncClient:
         action = resolve_conflict(
             decision, op=ent.op, payload=ent.payload, remote=remote, attempt=attempt, max_attempts=self.max_conflict_attempts
         )
-        await self._replica.record_conflict(ent, local, remote, attempt, action.kind)
+        await self._replica.record_conflict(ent, local, remote, attempt, action.kind, action.payload)
         if action.kind == "discard":
             ch = await self._replica.discard(ent, remote) if "_version" in remote else None
             if ch is not None:

@@ -24,7 +24,7 @@ from ._model import METADATA, ModelDef
 from ._outbox import Append, Drop, Pending, Replace, coalesce, should_apply_remote
 from ._query import order_sql, where_sql
 
-__all__ = ["Change", "DeadLetter", "Entry", "Replica"]
+__all__ = ["Change", "ConflictRecord", "DeadLetter", "Entry", "Replica"]
 
 Op = Literal["create", "update", "delete"]
 _META_COLS = ("createdAt", "updatedAt", "_version", "_lastChangedAt", "_deleted")
@@ -41,7 +41,7 @@ CREATE TABLE IF NOT EXISTS _dead_letters (
     payload TEXT NOT NULL, error_type TEXT, message TEXT NOT NULL, data TEXT, created_at REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS _conflicts (
     id INTEGER PRIMARY KEY AUTOINCREMENT, model TEXT NOT NULL, record_id TEXT NOT NULL, local TEXT,
-    remote TEXT, attempt INTEGER NOT NULL, decision TEXT NOT NULL, at REAL NOT NULL);
+    remote TEXT, attempt INTEGER NOT NULL, decision TEXT NOT NULL, at REAL NOT NULL, merged TEXT);
 """
 
 
@@ -81,6 +81,23 @@ class DeadLetter:
     message: str
     data: Mapping[str, Any] | None
     created_at: float
+
+
+@dataclass(frozen=True, kw_only=True)
+class ConflictRecord:
+    """One conflict the server raised and what the client decided: `resend` (with `merged`,
+    the changes sent again over the server's version), `discard` (the server's row won) or
+    `dead` (attempts ran out, or the handler gave up)."""
+
+    id: int
+    model: str
+    record_id: str
+    local: Mapping[str, Any] | None
+    remote: Mapping[str, Any]
+    attempt: int
+    decision: str
+    merged: Mapping[str, Any] | None
+    at: float
 
 
 def _columns(m: ModelDef) -> list[str]:
@@ -142,6 +159,9 @@ class Replica:
         for stmt in _INTERNAL.split(";"):
             if stmt.strip():
                 await self._db.execute(stmt)
+        columns = {r[1] for r in await (await self._db.execute("PRAGMA table_info(_conflicts)")).fetchall()}
+        if "merged" not in columns:  # a replica made before conflicts kept what was resent
+            await self._db.execute("ALTER TABLE _conflicts ADD COLUMN merged TEXT")
         async with self._tx() as db:
             rows = await (await db.execute("SELECT key, value FROM _meta")).fetchall()
             meta = {r["key"]: r["value"] for r in rows}
@@ -500,9 +520,8 @@ class Replica:
                     else:
                         new = {**(cur or {}), **item}
                         same = cur is not None and all(cur.get(k2) == v for k2, v in new.items())
-                        results[e.entry] = None if same else Change(
-                            model=m.name, op="delete" if new.get("_deleted") else "update", item=new, source="remote"
-                        )
+                        op: Op = "delete" if new.get("_deleted") else ("create" if e.op == "create" else "update")
+                        results[e.entry] = None if same else Change(model=m.name, op=op, item=new, source="remote")
                     current[e.record_id] = new
                     puts.append(self._values(m, new))
                 await db.executemany(
@@ -586,13 +605,43 @@ class Replica:
         return None
 
     async def record_conflict(
-        self, ent: Entry, local: Mapping[str, Any] | None, remote: Mapping[str, Any], attempt: int, decision: str
+        self,
+        ent: Entry,
+        local: Mapping[str, Any] | None,
+        remote: Mapping[str, Any],
+        attempt: int,
+        decision: str,
+        merged: Mapping[str, Any] | None = None,
     ) -> None:
         async with self._tx() as db:
             await db.execute(
-                "INSERT INTO _conflicts (model, record_id, local, remote, attempt, decision, at) VALUES (?,?,?,?,?,?,?)",
-                (ent.model, ent.record_id, _dumps(local), _dumps(dict(remote)), attempt, decision, time.time()),
+                "INSERT INTO _conflicts (model, record_id, local, remote, attempt, decision, at, merged) "
+                "VALUES (?,?,?,?,?,?,?,?)",
+                (
+                    ent.model, ent.record_id, _dumps(local), _dumps(dict(remote)), attempt, decision, time.time(),
+                    None if merged is None else _dumps(dict(merged)),
+                ),
             )
+
+    async def conflicts(self, model: str | None = None) -> list[ConflictRecord]:
+        sql, args = "SELECT * FROM _conflicts", []
+        if model is not None:
+            sql, args = sql + " WHERE model=?", [model]
+        rows = await (await self.db.execute(sql + " ORDER BY id", args)).fetchall()
+        return [
+            ConflictRecord(
+                id=r["id"],
+                model=r["model"],
+                record_id=r["record_id"],
+                local=json.loads(r["local"]) if r["local"] else None,
+                remote=json.loads(r["remote"]) if r["remote"] else {},
+                attempt=r["attempt"],
+                decision=r["decision"],
+                merged=json.loads(r["merged"]) if r["merged"] else None,
+                at=r["at"],
+            )
+            for r in rows
+        ]
 
     # --- remote -----------------------------------------------------------------------------
 

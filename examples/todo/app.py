@@ -22,10 +22,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import signal
-import sqlite3
 import sys
 from typing import Any, Mapping
 
@@ -109,7 +107,8 @@ async def reach(client: SyncClient, timeout: float) -> str:
     if sync in done and not sync.cancelled() and sync.exception() is None:
         return f"sync: ready, {pending} pending"
     st = fail.result() if fail in done else None
-    if st is not None and st.state == "follower":
+    follower = sync in done and not sync.cancelled() and isinstance(sync.exception(), LocalError)
+    if follower or (st is not None and st.state == "follower"):
         return f"sync: another process syncs this file; it sends the {pending} pending"
     why = st.error if st is not None else f"no answer within {timeout:g} s"
     return f"sync: offline ({why}); {pending} pending, sent on the next run that reaches the server"
@@ -194,17 +193,13 @@ async def cmd_change(client: SyncClient, args: argparse.Namespace) -> None:
 
 async def cmd_conflicts(client: SyncClient, args: argparse.Namespace) -> None:
     status = await reach(client, args.timeout)
-    # The SDK logs every conflict and its decision in the replica's `_conflicts` table
-    # (docs/sync.md); it has no call that lists them, so read the table itself.
-    with sqlite3.connect(client.database) as db:
-        rows = db.execute("SELECT id, record_id, local, remote, attempt, decision FROM _conflicts ORDER BY id").fetchall()
-    for cid, rid, local, remote, attempt, decision in rows:
-        ours = json.loads(local) if local else None
-        theirs = json.loads(remote)
-        now = await client.model("Todo").get(rid)
+    # The SDK logs every conflict the server raised and what was decided (docs/sync.md).
+    rows = await client.conflicts("Todo")
+    for c in rows:
+        now = await client.model("Todo").get(c.record_id)
         print(
-            f"#{cid} {short(rid)} attempt {attempt}: ours {describe(ours) if ours else '(deleted)'}"
-            f" | server's {describe(theirs)} -> {decision}; now {describe(now) if now else '(deleted)'}"
+            f"#{c.id} {short(c.record_id)} attempt {c.attempt}: ours {describe(c.local) if c.local else '(deleted)'}"
+            f" | server's {describe(c.remote)} -> {c.decision}; now {describe(now) if now else '(deleted)'}"
         )
     print(f"{len(rows)} conflict(s); {status}")
 

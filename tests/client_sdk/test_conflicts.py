@@ -76,11 +76,19 @@ async def test_two_clients_converge(
                 assert server[row["id"]]["title"] == expected_title
                 assert server[row["id"]]["tags"] == expected_tags
                 assert await a.dead_letters() == [] and await b.dead_letters() == []
+                log = await b.conflicts()
             if handler:
                 assert calls and calls[0][2] == 1
                 assert calls[0][0]["title"] == "from B" and calls[0][1]["title"] == "from A"
+                # The conflict log says what was decided, and for a merge what was sent again.
+                assert log and log[0].record_id == row["id"] and log[0].attempt == 1
+                assert log[0].remote["title"] == "from A" and (log[0].local or {})["title"] == "from B"
+                decision = {"merge": "resend", "discard": "discard", "retry": "resend"}[handler]
+                assert log[0].decision == decision
+                if handler == "merge":
+                    assert (log[0].merged or {})["title"] == "from A + from B"
             else:
-                assert calls == []
+                assert calls == [] and log == []
     finally:
         await srv.stop()
 
@@ -120,6 +128,8 @@ async def test_a_handler_that_never_resolves_is_bounded(tmp_path: Path) -> None:
         async with opened(srv.url, tmp_path / "a.db", conflict_handler=stale, max_conflict_attempts=3) as a:
             await asyncio.wait_for(a.sync(), 20)
             assert attempts == [1, 2, 3]
+            assert [c.attempt for c in await a.conflicts("Todo")] == [1, 2, 3]
+            assert (await a.conflicts())[-1].decision != "resend"  # the last one gave up
             dead = await a.dead_letters()
             assert len(dead) == 1 and dead[0].error_type == "ConflictUnhandled" and dead[0].record_id == row["id"]
             # The replica went back to the server's truth for that row.

@@ -10,7 +10,7 @@ import client_sdk
 from .conftest import ROOT
 
 EXPECTED = [
-    "DISCARD", "RETRY", "ApiKey", "Auth", "AuthRejected", "Change", "ConflictHandler", "DeadLetter", "FieldDef",
+    "DISCARD", "RETRY", "ApiKey", "Auth", "AuthRejected", "Change", "ConflictHandler", "ConflictRecord", "DeadLetter", "FieldDef",
     "Headers", "InvalidItem", "InvalidQuery", "Jwt", "LocalError", "ModelDef", "ModelHandle", "NetworkError",
     "RecordNotFound", "RemoteError", "ServerError", "SigV4", "Status", "SyncClient", "SyncError", "SyncTimeout", "Timeouts",
     "UnknownModel",

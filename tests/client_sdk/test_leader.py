@@ -6,6 +6,10 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import pytest
+
+from client_sdk import LocalError
+
 from .conftest import Server, client
 
 
@@ -25,6 +29,9 @@ async def test_one_leader_per_file_and_failover(server: Server, tmp_path: Path) 
     try:
         await wait_state(b, "follower")
         assert a.client_id == b.client_id  # one replica, one client id, one seq counter
+        # sync() in the follower would never complete: it says so at once, naming the lock.
+        with pytest.raises(LocalError, match="sync lock"):
+            await b.sync()
         item = await b.model("Todo").save({"title": "written by the follower"})
         async with asyncio.timeout(10):  # the leader notices the shared outbox and drains it
             while item["id"] not in await server.items():
