@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import logging
-import uuid
+import random
 from typing import Awaitable, Callable, Mapping
 
 from aiohttp import web
@@ -19,6 +19,7 @@ from server.logs import request_id
 from server.metrics import CONTENT_TYPE, Metrics
 
 log = logging.getLogger("syncline.ops")
+_random_bits = random.Random().getrandbits
 
 ReadinessCheck = Callable[[], Awaitable[None]]
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -28,7 +29,9 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 async def request_id_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Give every request an id (the client's `x-request-id` if sane), logged on every line."""
     sent = request.headers.get("x-request-id", "")
-    rid = sent if 0 < len(sent) <= 64 and sent.replace("-", "").isalnum() else uuid.uuid4().hex[:16]
+    # A correlation id, not a secret (a client may send its own): `random`, not os.urandom,
+    # whose syscall releases the GIL and let the store's writer thread cut in on every request.
+    rid = sent if 0 < len(sent) <= 64 and sent.replace("-", "").isalnum() else f"{_random_bits(64):016x}"
     token = request_id.set(rid)
     try:
         response = await handler(request)
