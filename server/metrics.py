@@ -137,6 +137,8 @@ class MeteredStore:
         self._strategy = {m.name: m.conflict for m in models}
 
     def _count(self, model: str, result: WriteResult) -> WriteResult:
+        if result.conflict is None and not result.replayed:
+            return result
         if result.replayed:
             self._metrics.replays.labels(model).inc()
         elif result.conflict is not None:
@@ -170,31 +172,39 @@ class MeteredStore:
     async def sync(self, model: str, *, identity: Identity, **kw: Any) -> SyncPage:
         return await self.inner.sync(model, identity=identity, **kw)
 
-    async def _write(self, op: str, model: str, input: Mapping[str, Any], **kw: Any) -> WriteResult:
+    # Each write calls the inner store itself: no extra coroutine or keyword dict per write.
+    async def create(
+        self, model: str, input: Mapping[str, Any], *, identity: Identity,
+        condition: Mapping[str, Any] | None = None, mutation_id: MutationId | None = None,
+    ) -> WriteResult:
         try:
-            result: WriteResult = await getattr(self.inner, op)(model, input, **kw)
+            result = await self.inner.create(model, input, identity=identity, condition=condition, mutation_id=mutation_id)
         except ConflictUnhandled:
             self._rejected(model)
             raise
         return self._count(model, result)
 
-    async def create(
-        self, model: str, input: Mapping[str, Any], *, identity: Identity,
-        condition: Mapping[str, Any] | None = None, mutation_id: MutationId | None = None,
-    ) -> WriteResult:
-        return await self._write("create", model, input, identity=identity, condition=condition, mutation_id=mutation_id)
-
     async def update(
         self, model: str, input: Mapping[str, Any], *, identity: Identity,
         condition: Mapping[str, Any] | None = None, mutation_id: MutationId | None = None,
     ) -> WriteResult:
-        return await self._write("update", model, input, identity=identity, condition=condition, mutation_id=mutation_id)
+        try:
+            result = await self.inner.update(model, input, identity=identity, condition=condition, mutation_id=mutation_id)
+        except ConflictUnhandled:
+            self._rejected(model)
+            raise
+        return self._count(model, result)
 
     async def delete(
         self, model: str, input: Mapping[str, Any], *, identity: Identity,
         condition: Mapping[str, Any] | None = None, mutation_id: MutationId | None = None,
     ) -> WriteResult:
-        return await self._write("delete", model, input, identity=identity, condition=condition, mutation_id=mutation_id)
+        try:
+            result = await self.inner.delete(model, input, identity=identity, condition=condition, mutation_id=mutation_id)
+        except ConflictUnhandled:
+            self._rejected(model)
+            raise
+        return self._count(model, result)
 
     async def conflicts(
         self, *, model: str | None = None, limit: int = 100, next_token: str | None = None
