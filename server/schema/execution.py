@@ -129,7 +129,7 @@ if _Base is not None:
                 return None
             for field, resolve in resolvers:
                 if field.resolve is not resolve:  # re-wrapped since (e.g. a Lambda's deniedFields)
-                    del _OBJECT_PLANS[key]
+                    _OBJECT_PLANS.pop(key, None)
                     return None
             try:
                 return _build(item, plan, False)
