@@ -14,6 +14,7 @@ from server.context import RequestContext
 from server.schema.execution import FastListExecutor, execute
 
 from .conftest import API_KEY
+from .fast_harness import run_both
 
 SDL = """
 enum Color { RED GREEN }
@@ -34,16 +35,7 @@ class Counting(FastListExecutor):  # type: ignore[misc,valid-type]
 
 
 def _both(schema: Any, query: str, root: Any, variables: dict[str, Any] | None = None) -> tuple[Any, Any, int]:
-    doc = parse(query)
-    before = Counting.fast
-    fast = graphql_execute(schema, doc, root, variable_values=variables, executor_class=Counting)
-    plain = graphql_execute(schema, doc, root, variable_values=variables)
-    assert isinstance(fast, ExecutionResult) and isinstance(plain, ExecutionResult)
-
-    def out(r: ExecutionResult) -> Any:
-        return {"data": r.data, "errors": [e.formatted for e in r.errors or []]}
-
-    return out(fast), out(plain), Counting.fast - before
+    return run_both(Counting, schema, parse(query), root, variables)
 
 
 @pytest.fixture

@@ -12,6 +12,8 @@ from graphql import execute as graphql_execute
 
 from server.schema.execution import FastListExecutor, item_only
 
+from .fast_harness import run_both
+
 SDL = """
 enum Color { RED GREEN }
 type Thing { id: ID! name: String n: Int ok: Boolean color: Color tags: [String] child: Thing }
@@ -31,15 +33,7 @@ class Counting(FastListExecutor):  # type: ignore[misc,valid-type]
 
 
 def _both(schema: Any, doc: Any, root: Any, variables: dict[str, Any] | None = None) -> tuple[Any, Any, int]:
-    before = Counting.fast
-    fast = graphql_execute(schema, doc, root, variable_values=variables, executor_class=Counting)
-    plain = graphql_execute(schema, doc, root, variable_values=variables)
-    assert isinstance(fast, ExecutionResult) and isinstance(plain, ExecutionResult)
-
-    def out(r: ExecutionResult) -> Any:
-        return {"data": r.data, "errors": [e.formatted for e in r.errors or []]}
-
-    return out(fast), out(plain), Counting.fast - before
+    return run_both(Counting, schema, doc, root, variables)
 
 
 @pytest.fixture
