@@ -453,6 +453,8 @@ class MqttService:
         spec = self._models.get(event.model)
         if broker is None or spec is None:
             return
+        if not broker.may_match((*self.acl.topic_prefix.split("/"), event.model)):
+            return  # nobody could receive it: skip the encoding
         policy = policy_for(spec)
         item: dict[str, Any] = dict(event.item)
         for name in policy.field_rules:  # field-level rules differ per reader: such fields stay off model topics

@@ -489,3 +489,22 @@ async def test_a_failed_start_closes_what_had_started(tmp_path: Path) -> None:
             break
         await asyncio.sleep(0.05)
     assert writers() == before
+
+
+async def test_writes_before_anyone_subscribes_are_skipped_then_delivered_once_someone_does(todo: Served) -> None:
+    """The broker skips encoding writes nobody could receive; a new subscriber must not be
+    missed because of that (its filter invalidates the cached answer)."""
+    mqtt = todo.running.syncline.mqtt
+    assert mqtt is not None and mqtt.broker is not None
+    await todo.client.ok(CREATE, {"input": {"title": "nobody listens"}})
+    assert mqtt.broker.may_match(("models", "Todo")) is False
+    sub = Paho(todo.running.port)
+    assert await sub.connect() == 0
+    try:
+        assert await sub.subscribe("models/Todo/create") == [0]
+        assert mqtt.broker.may_match(("models", "Todo")) is True
+        await todo.client.ok(CREATE, {"input": {"title": "heard"}})
+        topic, item = await sub.next()
+        assert (topic, item["title"]) == ("models/Todo/create", "heard")
+    finally:
+        await sub.close()
