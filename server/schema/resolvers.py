@@ -268,12 +268,14 @@ def model_resolver(spec: ModelSpec, op: str, *, defaults: Mapping[str, Any] | No
             ctx.stash.setdefault(BASE_SYNC, set()).add(str(info.path.key))
         return {"items": page.items, "nextToken": page.next_token, "startedAt": page.started_at}
 
+    def prepared(input: Mapping[str, Any]) -> dict[str, Any]:
+        return _with_defaults(input, fill) if fill else dict(input)
+
     async def authorized_input(ctx: RequestContext, name: str, input: Mapping[str, Any]) -> tuple[dict[str, Any], Any]:
-        """The input to write and the extra condition that keeps the check atomic."""
+        """The input to write and the extra condition that keeps the check atomic (only
+        called for models with @auth rules and callers other than the system)."""
         identity = ctx.identity
-        data = _with_defaults(input, fill) if fill else dict(input)
-        if identity.is_system or not (policy.rules or policy.field_rules):
-            return data, None
+        data = prepared(input)
         if name == "create":
             data = policy.owner_value_for_create(identity, data)
             if not policy.rules:  # with model rules, owner_value_for_create checked the fields
@@ -296,7 +298,7 @@ def model_resolver(spec: ModelSpec, op: str, *, defaults: Mapping[str, Any] | No
             check_filter(spec, condition, what="condition")
             method = getattr(ctx.store, name)
             if unguarded or ctx.identity.is_system:  # no @auth rules: no read, no coroutine
-                data, guard = (_with_defaults(input, fill) if fill else dict(input)), None
+                data, guard = prepared(input), None
             else:
                 data, guard = await authorized_input(ctx, name, input)
             try:

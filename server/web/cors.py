@@ -53,10 +53,9 @@ def cors_middleware(origins: Sequence[str]) -> Middleware:
             )
         try:
             response = await handler(request)
-        except web.HTTPException as exc:
-            response = exc
+        except web.HTTPException as exc:  # raised responses need the headers too
             if origin is not None:
-                _decorate(response, origin)
+                _decorate(exc, origin)
             raise
         if origin is not None and not response.prepared:
             _decorate(response, origin)
