@@ -109,4 +109,4 @@ def configure(level: str = "INFO", fmt: LogFormat = "text", stream: TextIO | Non
 
 
 #: third-party loggers that are noise at INFO
-_CHATTY = ("transitions", "transitions.core", "amqtt.broker.plugins")
+_CHATTY = ("transitions", "amqtt.broker.plugins")
