@@ -463,13 +463,15 @@ class SyncClient:
     async def _subscribe(self) -> Subscription | MqttSubscription | None:
         assert self._session is not None and self._http is not None
         sink = self._inbox
+        # operation id -> (model, subscription field, document), the same for both transports.
+        plan = {
+            f"{m.name}:{op}": (m.name, f"on{op.title()}{m.name}", doc)
+            for m in self._replica.models.values()
+            for op, doc in subscription_documents(m).items()
+        }
+        self._subs_model = {oid: (name, fld) for oid, (name, fld, _) in plan.items()}
         if self._realtime == "mqtt":
-            docs = {
-                f"{m.name}:{op}": (doc, f"on{op.title()}{m.name}")
-                for m in self._replica.models.values()
-                for op, doc in subscription_documents(m).items()
-            }
-            self._subs_model = {oid: (oid.split(":")[0], field) for oid, (_, field) in docs.items()}
+            docs = {oid: (doc, fld) for oid, (_, fld, doc) in plan.items()}
             try:
                 msub = await MqttSubscription.connect(
                     self._http, self._auth, docs, _Forward(sink, self.realtime_events, "mqtt").put_nowait,
@@ -486,12 +488,8 @@ class SyncClient:
             log.info("real-time unavailable, polling instead: %s", exc)
             return None
         sub.events = _Forward(sink, self.realtime_events, "websocket")  # type: ignore[assignment]
-        self._subs_model.clear()
-        for m in self._replica.models.values():
-            for op, doc in subscription_documents(m).items():
-                oid = f"{m.name}:{op}"
-                self._subs_model[oid] = (m.name, f"on{op.title()}{m.name}")
-                await sub.subscribe(oid, doc)
+        for oid, (_, _, doc) in plan.items():
+            await sub.subscribe(oid, doc)
         await sub.barrier(self._timeouts.connect)
         return sub
 
