@@ -129,7 +129,7 @@ async def test_a_handler_that_never_resolves_is_bounded(tmp_path: Path) -> None:
             await asyncio.wait_for(a.sync(), 20)
             assert attempts == [1, 2, 3]
             assert [c.attempt for c in await a.conflicts("Todo")] == [1, 2, 3]
-            assert (await a.conflicts())[-1].decision != "resend"  # the last one gave up
+            assert (await a.conflicts())[-1].decision == "dead"  # the last one gave up
             dead = await a.dead_letters()
             assert len(dead) == 1 and dead[0].error_type == "ConflictUnhandled" and dead[0].record_id == row["id"]
             # The replica went back to the server's truth for that row.
