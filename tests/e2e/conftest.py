@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +22,17 @@ def copy_project(name: str, dest: Path) -> Path:
     target = dest / name
     shutil.copytree(ROOT / "examples" / name, target, ignore=shutil.ignore_patterns(".syncline", "__pycache__"))
     return target
+
+
+def project_with_workflows(tmp_path: Path, machines: dict[str, Any], resolvers: str = "") -> Path:
+    """The todo example plus `workflows/NAME.asl.json` files and extra resolver code."""
+    project = copy_project("todo", tmp_path)
+    (project / "workflows").mkdir()
+    for name, definition in machines.items():
+        (project / "workflows" / f"{name}.asl.json").write_text(json.dumps(definition))
+    with (project / "resolvers.py").open("a") as f:
+        f.write(resolvers)
+    return project
 
 
 @dataclass

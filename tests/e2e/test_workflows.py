@@ -15,7 +15,7 @@ import aiohttp
 from gql import Client, gql
 from gql.transport.websockets import WebsocketsTransport
 
-from tests.e2e.conftest import API_KEY, Client as HttpClient, Served, copy_project, serve_project
+from tests.e2e.conftest import API_KEY, Client as HttpClient, Served, copy_project, project_with_workflows, serve_project
 from tests.e2e.test_crash import start_server
 
 CREATE_ORDER = "mutation($i: CreateOrderInput!) { createOrder(input: $i) { id _version status } }"
@@ -221,12 +221,7 @@ def slow_step(event, context):
 
 
 async def test_sigkill_during_a_wait_and_a_slow_task_then_both_complete_once(tmp_path: Path) -> None:
-    project = copy_project("todo", tmp_path)
-    (project / "workflows").mkdir()
-    for name, definition in CRASH_DEFINITIONS.items():
-        (project / "workflows" / f"{name}.asl.json").write_text(json.dumps(definition))
-    with (project / "resolvers.py").open("a") as f:
-        f.write(SLOW_STEP)
+    project = project_with_workflows(tmp_path, CRASH_DEFINITIONS, SLOW_STEP)
     start = "mutation($m: String!, $n: String) { startExecution(stateMachine: $m, name: $n, input: \"{}\") { executionArn } }"
     proc, url = await start_server(project)
     try:

@@ -14,7 +14,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from tests.e2e.conftest import Served, copy_project, serve_project
+from tests.e2e.conftest import Served, project_with_workflows, serve_project
 
 START = "mutation($m: String!, $i: String) { startExecution(stateMachine: $m, input: $i) { executionArn } }"
 DESCRIBE = "query($a: String!) { describeExecution(executionArn: $a) { status output } }"
@@ -62,13 +62,7 @@ async def long_step(event):
 
 
 def project_with_steps(tmp_path: Path) -> Path:
-    project = copy_project("todo", tmp_path)
-    (project / "workflows").mkdir()
-    for name, definition in MACHINES.items():
-        (project / "workflows" / f"{name}.asl.json").write_text(json.dumps(definition))
-    with (project / "resolvers.py").open("a") as f:
-        f.write(STEPS)
-    return project
+    return project_with_workflows(tmp_path, MACHINES, STEPS)
 
 
 def lines(log: Path) -> list[str]:
