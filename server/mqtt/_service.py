@@ -97,6 +97,8 @@ class MqttService:
         self._tls = tls
         self._clock = clock
         self.acl = TopicAcl(topic_prefix=settings.topic_prefix, graphql_prefix=settings.graphql_prefix, models=self._models)
+        #: each model topic's leading levels, for `SynclineBroker.may_match` (built once, not per write)
+        self._topic_levels = {name: (*settings.topic_prefix.split("/"), name) for name in self._models}
         self.grants = Grants()
         self.broker: SynclineBroker | None = None
         self.tcp_port: int | None = None
@@ -453,7 +455,7 @@ class MqttService:
         spec = self._models.get(event.model)
         if broker is None or spec is None:
             return
-        if not broker.may_match((*self.acl.topic_prefix.split("/"), event.model)):
+        if not broker.may_match(self._topic_levels[event.model]):
             return  # nobody could receive it: skip the encoding
         policy = policy_for(spec)
         item: dict[str, Any] = dict(event.item)
