@@ -336,7 +336,7 @@ class _Driver:
     @property
     def _draining(self) -> bool:
         """Closing, and this execution can resume (STANDARD): start nothing new."""
-        return self.durable and self.engine._draining
+        return self.durable and self.engine._closed
 
     def _finishing(self) -> bool:
         """Is a drainable task (see `_drainable`) of this execution still running?"""
@@ -700,8 +700,7 @@ class WorkflowEngine:
         self._express: set[asyncio.Task[Any]] = set()
         self._activities: dict[str, deque[str]] = {}
         self._activity_wake: dict[str, asyncio.Event] = {}
-        self._closed = False
-        self._draining = False
+        self._closed = False  # set when `close` begins: the engine drains from then on
         #: State transitions committed since start (StateEntered events), for benchmarks.
         self.transitions = 0
 
@@ -886,7 +885,6 @@ class WorkflowEngine:
         is left is cancelled. Executions stay RUNNING in the store and resume at the next start.
         """
         self._closed = True
-        self._draining = True
         limit = self.drain_timeout if timeout is None else timeout
         drivers = list(self._drivers.values())
         tasks = [d.task for d in drivers if d.task is not None] + list(self._express)
