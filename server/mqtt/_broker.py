@@ -182,7 +182,7 @@ class SynclineBroker(Broker):  # type: ignore[misc]
             return bool(write_now(frame))
         if isinstance(writer, StreamWriterAdapter):
             if writer.is_closed:
-                return False if getattr(writer, "syncline_slow", False) else True
+                return not getattr(writer, "syncline_slow", False)
             transport = writer._writer.transport
             if transport.get_write_buffer_size() > self.max_buffer_bytes:
                 log.warning("disconnecting a slow MQTT consumer (TCP): %d bytes buffered", transport.get_write_buffer_size())
