@@ -189,15 +189,18 @@ class MqttSubscription:
 
     async def _handshake(self, client_id: str | None) -> list[Grant]:
         grants: list[Grant] = []
-        self._by_topic.clear()
+        # Built aside and swapped in at the end: a renewal must not drop the messages that
+        # arrive while its POSTs are in flight.
+        by_topic: dict[str, list[str]] = {}
         for oid, (doc, field_name) in self._subs.items():
             ext = {"subscription": {"client": client_id}} if client_id else None
             grant = parse_handshake(await self._http.execute(doc, {}, extensions=ext), field_name)
             client_id = grant.client
             grants.append(grant)
-            self._by_topic.setdefault(grant.topic, []).append(oid)
+            by_topic.setdefault(grant.topic, []).append(oid)
         if not grants:
             raise LocalError("no subscriptions to carry over MQTT")
+        self._by_topic = by_topic
         self.client_id = client_id
         return grants
 
