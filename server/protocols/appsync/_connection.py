@@ -194,8 +194,6 @@ class AppSyncConnection(ConnectionBase):
             raise LocalProtocolError("send_result_raw needs a server core")
         return self._state.operations.get(op_id) is OpStatus.ACTIVE
 
-    send_data_raw = ConnectionBase.send_result_raw  # the protocol's own name for it (server/web/realtime.py uses it)
-
     # ---- what the server adapter calls ----------------------------------------------------------
 
     def accept_start(self, op_id: str) -> bool:

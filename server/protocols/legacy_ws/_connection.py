@@ -171,8 +171,6 @@ class LegacyWSConnection(ConnectionBase):
             raise LocalProtocolError("send_result_raw needs a server core after connection_ack")
         return op_id in self._state.operations
 
-    send_data_raw = ConnectionBase.send_result_raw  # the protocol's own name for it (server/web/realtime.py uses it)
-
     # ---- what the server adapter calls ----------------------------------------------------------
 
     def accept_init(self, payload: Mapping[str, Any] | None = None) -> None:

@@ -128,8 +128,6 @@ class TransportWSConnection(ConnectionBase):
             raise LocalProtocolError("send_result_raw needs a server core after connection_ack")
         return op_id in self._state.operations
 
-    send_next_raw = ConnectionBase.send_result_raw  # the protocol's own name for it (server/web/realtime.py uses it)
-
     # ---- what the server adapter calls ----------------------------------------------------------
 
     def accept_init(self, payload: Mapping[str, Any] | None = None) -> None:
