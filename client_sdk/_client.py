@@ -330,7 +330,10 @@ class SyncClient:
     async def sync(self) -> None:
         """Wait until a full cycle (delta sync + outbox drain) that started after this call
         has completed. Waits through reconnects; wrap it in asyncio.timeout(). Raises
-        LocalError at once in a process that is not the sync leader (it would never sync)."""
+        LocalError at once when the client is not open, or in a process that is not the sync
+        leader (it would never sync)."""
+        if self._task is None:  # taking the lock now would keep it from the other processes
+            raise LocalError(f"the client for {self.database} is not open: use `async with SyncClient(...)`")
         if not self._lock.try_acquire():
             raise LocalError(
                 f"another process holds the sync lock ({self._lock.path}): it syncs {self.database}, "

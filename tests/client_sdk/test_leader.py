@@ -46,3 +46,16 @@ async def test_one_leader_per_file_and_failover(server: Server, tmp_path: Path) 
     finally:
         await b.close()
         await a.close()
+
+
+async def test_sync_on_a_client_that_is_not_open_takes_no_lock(server: Server, tmp_path: Path) -> None:
+    db = tmp_path / "shared.db"
+    closed = client(server.url, db)
+    with pytest.raises(LocalError, match="not open"):
+        await closed.sync()
+    other = client(server.url, db)
+    await other.open()
+    try:
+        await wait_state(other, "ready")  # the lock was free: this process leads
+    finally:
+        await other.close()

@@ -58,7 +58,7 @@ async def test_offline_writes_drain_exactly_once_when_the_server_starts(tmp_path
         assert any(ch.source == "remote" and ch.item["id"] == "remote-1" for ch in seen)
         # The server's acknowledgement of an offline create is observed as a create (with the
         # server's version), not as an update of a row that never existed there.
-        acked = [ch for ch in seen[6:] if ch.item["id"] == bread["id"]]
+        acked = [ch for ch in seen if ch.source == "remote" and ch.item["id"] == bread["id"]]
         assert acked and all(ch.op == "create" and ch.item["_version"] == 1 for ch in acked)
 
         got: list[Status] = []
