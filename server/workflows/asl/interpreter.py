@@ -314,9 +314,16 @@ class Execution:
     # --- plumbing ----------------------------------------------------------------------------
 
     def _record(
-        self, frame: _Frame, event_type: str, details: Mapping[str, Any] | None, *, chain: bool = True
+        self,
+        frame: _Frame,
+        event_type: str,
+        details: Mapping[str, Any] | Callable[[], Mapping[str, Any]] | None,
+        *,
+        chain: bool = True,
     ) -> Gen[int]:
         """Append a history event; returns the driver's timestamp. Ids are allocated here.
+        `details` may be a function that builds them, called only when history is recorded
+        (EXPRESS records none: its task payloads are then never encoded).
 
         `previousEventId` is the frame's last *chaining* event. As recorded on AWS, a few
         events do not chain (`chain=False`): ExecutionStarted (so the first state entered has
@@ -324,6 +331,8 @@ class Execution:
         """
         if not frame.record:
             return self._now_ms
+        if callable(details):
+            details = details()
         limit = self.config.max_history_events
         if limit is not None and self._next_event_id >= limit - 1 and not event_type.startswith("Execution"):
             raise _Final(
@@ -837,28 +846,35 @@ class Execution:
         # Bare Lambda ARNs and activities have their own event families (LambdaFunction*,
         # Activity*); service integrations use Task* with resourceType/resource.
         family = {"lambda": "LambdaFunction", "activity": "Activity"}.get(kind)
-        record = frame.record  # without history (EXPRESS), skip encoding payloads for events
         if family is not None:
-            scheduled: dict[str, Any] = {"resource": resource, **payload_details("input", payload)} if record else {}
-            if timeout is not None:
-                scheduled["timeoutInSeconds"] = timeout
-            if heartbeat is not None and kind == "activity":
-                scheduled["heartbeatInSeconds"] = heartbeat
+
+            def scheduled() -> dict[str, Any]:
+                details: dict[str, Any] = {"resource": resource, **payload_details("input", payload)}
+                if timeout is not None:
+                    details["timeoutInSeconds"] = timeout
+                if heartbeat is not None and kind == "activity":
+                    details["heartbeatInSeconds"] = heartbeat
+                return details
+
             yield from self._record(frame, f"{family}Scheduled", scheduled)
             yield from self._record(frame, f"{family}Started", None)
             task_fields: dict[str, Any] = {}
         else:
             service, action = _service_action(resource)
-            scheduled = {
-                "resourceType": service,
-                "resource": action,
-                "region": region,
-                "parameters": to_json(payload) if record else "",
-            }
-            if timeout is not None:
-                scheduled["timeoutInSeconds"] = timeout
-            if heartbeat is not None:
-                scheduled["heartbeatInSeconds"] = heartbeat
+
+            def scheduled() -> dict[str, Any]:
+                details: dict[str, Any] = {
+                    "resourceType": service,
+                    "resource": action,
+                    "region": region,
+                    "parameters": to_json(payload),
+                }
+                if timeout is not None:
+                    details["timeoutInSeconds"] = timeout
+                if heartbeat is not None:
+                    details["heartbeatInSeconds"] = heartbeat
+                return details
+
             yield from self._record(frame, "TaskScheduled", scheduled)
             task_fields = {"resourceType": service, "resource": action}
             yield from self._record(frame, "TaskStarted", task_fields)
@@ -877,8 +893,7 @@ class Execution:
         )
         if completion.ok:
             output = completion.output
-            if record:
-                yield from self._record(frame, f"{family}Succeeded", {**task_fields, **payload_details("output", output)})
+            yield from self._record(frame, f"{family}Succeeded", lambda: {**task_fields, **payload_details("output", output)})
             return output
         details: dict[str, Any] = dict(task_fields)
         if completion.error is not None:
