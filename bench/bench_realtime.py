@@ -388,7 +388,7 @@ class GcPauses:
 
 async def run_syncline(n: int, burst: int, rates: list[int], paced_seconds: float, procs: int) -> dict[str, Any]:
     from server.app import running
-    from server.realtime.heap import freeze_startup_heap
+    from server.heap import freeze_startup_heap
     from server.settings import load_settings
 
     tmp = Path(tempfile.mkdtemp(prefix="syncline-bench-"))

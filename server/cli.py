@@ -73,7 +73,7 @@ def _init(args: argparse.Namespace) -> int:
 
 async def _serve(args: argparse.Namespace) -> int:
     from server.app import running
-    from server.realtime.heap import freeze_startup_heap
+    from server.heap import freeze_startup_heap
     from server.settings import load_settings
 
     settings = load_settings(

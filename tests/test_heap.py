@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from server.realtime.heap import freeze_startup_heap
+from server.heap import freeze_startup_heap
 
 
 class Node:
